@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { CliIo } from './io.js';
-import { registerToolsCommand, type CommandOutcome } from './tools-command.js';
+import type { CommandOutcome } from './outcome.js';
+import { registerToolsCommand } from './tools-command.js';
 
 export const VERSION: string = packageJson.version;
 

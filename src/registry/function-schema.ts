@@ -7,7 +7,7 @@ import { FINISH_FUNCTION, FINISH_FUNCTION_2023, FUNCTION_DESCRIPTION_DETAIL, FUN
 import { pyHead, pyReplace, pyStrip } from '../util/py-string.js';
 import { orderedObject, type PyValue } from '../util/py-value.js';
 import { DEFAULT_NAME_OPTIONS, functionName, parameterName, pureApiName, type NameOptions } from './names.js';
-import type { ToolParameter } from './tool-document.js';
+import type { ToolApi, ToolParameter } from './tool-document.js';
 
 export type ParameterType = 'integer' | 'string' | 'boolean';
 
@@ -49,8 +49,18 @@ export interface ApiDescription {
   readonly optionalParameters: readonly ToolParameter[];
 }
 
+/** What a tool file says about one API, as `apiToFunction` takes it. */
+export function describeToolApi(api: ToolApi): ApiDescription {
+  return {
+    apiName: api.name,
+    apiDescription: api.description,
+    requiredParameters: api.requiredParameters,
+    optionalParameters: api.optionalParameters,
+  };
+}
+
 /** Upstream's `desc_max_length`: descriptions of functions and parameters are cut to this. */
-export const DESCRIPTION_MAX_LENGTH = 256;
+const DESCRIPTION_MAX_LENGTH = 256;
 
 export function apiToFunction(
   api: ApiDescription,

@@ -45,7 +45,7 @@ export function parameterName(name: string, options: NameOptions = DEFAULT_NAME_
 }
 
 /** Upstream keeps only the last 64 characters of `<pure api>_for_<standard tool>`. */
-export const FUNCTION_NAME_MAX_LENGTH = 64;
+const FUNCTION_NAME_MAX_LENGTH = 64;
 
 export function functionName(pureApi: string, standardToolName: string): string {
   return pyTail(`${pureApi}_for_${standardToolName}`, FUNCTION_NAME_MAX_LENGTH);

@@ -9,7 +9,7 @@
  * names (ToolBench's index shift, spec algorithms.md §15 item 7, is not reproduced).
  */
 import { inputError } from '../util/errors.js';
-import { apiToFunction, finishFunction, type FinishVersion, type OpenAIFunction } from './function-schema.js';
+import { apiToFunction, describeToolApi, finishFunction, type FinishVersion, type OpenAIFunction } from './function-schema.js';
 import { pureApiName, standardize, type NameOptions } from './names.js';
 import type { Query, QueryApiRef } from './query-file.js';
 import type { ToolApi, ToolDocument } from './tool-document.js';
@@ -51,7 +51,7 @@ export function resolveQueryApis(
   return requireApiList(query).map((ref) => resolveApi(ref, environment, names));
 }
 
-export function resolveApi(ref: QueryApiRef, environment: ToolEnvironment, names: NameOptions): ApiResolution {
+function resolveApi(ref: QueryApiRef, environment: ToolEnvironment, names: NameOptions): ApiResolution {
   // Tool file names always carry the digit prefix (they were written by the crawler).
   const standardName = standardize(ref.toolName);
   const tool = environment.find(ref.categoryName, standardName);
@@ -87,18 +87,7 @@ export function functionsFromEnvironment(
   const resolutions = resolveQueryApis(query, environment, options);
   const functions = resolutions.flatMap((resolution) =>
     resolution.kind === 'resolved'
-      ? [
-          apiToFunction(
-            {
-              apiName: resolution.api.name,
-              apiDescription: resolution.api.description,
-              requiredParameters: resolution.api.requiredParameters,
-              optionalParameters: resolution.api.optionalParameters,
-            },
-            resolution.tool.standardName,
-            options,
-          ),
-        ]
+      ? [apiToFunction(describeToolApi(resolution.api), resolution.tool.standardName, options)]
       : [],
   );
   return withFinish(

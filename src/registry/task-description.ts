@@ -11,7 +11,7 @@ export interface DescribedTool {
 }
 
 /** Upstream cuts a tool description to its first 512 characters. */
-export const TOOL_DESCRIPTION_MAX_LENGTH = 512;
+const TOOL_DESCRIPTION_MAX_LENGTH = 512;
 
 /**
  * `desc[:512]`, all newlines removed, stripped; `None` when that leaves nothing or the tool

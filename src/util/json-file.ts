@@ -4,7 +4,7 @@ import { ToolbenchError, inputError } from './errors.js';
 import { JsonSyntaxError, pyJsonParse } from './pyjson-parse.js';
 import type { PyValue } from './py-value.js';
 
-export function readTextFile(file: string): string {
+function readTextFile(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
@@ -17,7 +17,7 @@ export function readJsonFile(file: string): PyValue {
   return parseJsonText(readTextFile(file), file);
 }
 
-export function parseJsonText(text: string, file: string): PyValue {
+function parseJsonText(text: string, file: string): PyValue {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
     return pyJsonParse(body);
@@ -31,7 +31,7 @@ export function parseJsonText(text: string, file: string): PyValue {
 }
 
 /** Turns an fs error into a message a user can act on. */
-export function fileError(file: string, error: unknown): ToolbenchError {
+function fileError(file: string, error: unknown): ToolbenchError {
   const code = (error as NodeJS.ErrnoException).code;
   const reason =
     code === 'ENOENT'

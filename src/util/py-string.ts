@@ -1,5 +1,5 @@
 /**
- * Python string operations whose results differ from JavaScript's: lengths and slices count
+ * Python string operations whose results differ from JavaScript's: slices count
  * code points, not UTF-16 units (spec formats.md §0), `strip()` uses Python's whitespace set,
  * and `replace('', x)` inserts `x` between every character.
  */
@@ -31,14 +31,6 @@ export function pyTail(text: string, count: number): string {
   if (!ASTRAL.test(text)) return text.slice(text.length - count);
   const points = Array.from(text);
   return points.slice(Math.max(0, points.length - count)).join('');
-}
-
-/** Python `len(s)` (code points). */
-export function pyLen(text: string): number {
-  if (!ASTRAL.test(text)) return text.length;
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
 }
 
 /** Python `s.replace(old, new)`, including the empty-`old` case. */
