@@ -1,7 +1,7 @@
 /** `toolbench tools functions`: the function list inference gives the model for one query. */
 import { Option, type Command } from 'commander';
 import { FINISH_VERSIONS, toToolsShape, type FinishVersion } from '../registry/function-schema.js';
-import { findQuery, readQueryFile } from '../registry/query-file.js';
+import { findQueryInFile } from '../registry/query-file.js';
 import { functionsFromEnvironment, functionsFromQuery } from '../registry/query-functions.js';
 import { ToolEnvironment } from '../registry/tool-environment.js';
 import { ToolbenchError } from '../util/errors.js';
@@ -56,10 +56,9 @@ Examples:
 
 function printFunctions(flags: FunctionsFlags, io: CliIo, outcome: CommandOutcome): void {
   const reporter = createReporter(io, flags);
-  const queries = readQueryFile(flags.queries);
-  const query = findQuery(queries, flags.id);
+  const { query, scanned } = findQueryInFile(flags.queries, flags.id);
   if (query === undefined) {
-    throw new ToolbenchError('input.unknown-query', 2, `${flags.queries}: no query with query_id ${flags.id} (${queries.length} queries in the file)`);
+    throw new ToolbenchError('input.unknown-query', 2, `${flags.queries}: no query with query_id ${flags.id} (${scanned} queries in the file)`);
   }
   const options = { digitPrefix: flags.digitPrefix, finish: flags.finish };
   const result =

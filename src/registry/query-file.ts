@@ -7,6 +7,7 @@
  * the function list without a tool directory.
  */
 import { describeJsonType, inputError } from '../util/errors.js';
+import { readJsonArrayItems } from '../util/json-array-stream.js';
 import { readJsonFile } from '../util/json-file.js';
 import { childPath } from '../util/json-path.js';
 import { isPyObject, orderedKeys, type PyObject, type PyValue } from '../util/py-value.js';
@@ -40,13 +41,26 @@ export interface Query {
   readonly raw: PyObject;
 }
 
+/** All queries of a query file. The file is read item by item, never held whole as text. */
 export function readQueryFile(file: string): readonly Query[] {
-  return parseQueryFile(readJsonFile(file), file);
+  return Array.from(iterateQueryFile(file));
 }
 
-export function parseQueryFile(value: PyValue, file: string): readonly Query[] {
-  if (!Array.isArray(value)) throw inputError(file, '$', 'an array of queries', { got: describeJsonType(value) });
-  return (value as readonly PyValue[]).map((item, index) => parseQuery(item, file, index));
+export function* iterateQueryFile(file: string): Generator<Query> {
+  for (const item of readJsonArrayItems(file, { expected: 'an array of queries' })) yield parseQuery(item.value, file, item.index);
+}
+
+/**
+ * The query with this id (ids compare as text, as ToolEval does), reading only as far as it;
+ * `scanned` counts the queries read.
+ */
+export function findQueryInFile(file: string, id: string): { query: Query | undefined; scanned: number } {
+  let scanned = 0;
+  for (const query of iterateQueryFile(file)) {
+    scanned++;
+    if (String(query.queryId) === id) return { query, scanned };
+  }
+  return { query: undefined, scanned };
 }
 
 function parseQuery(value: PyValue, file: string, index: number): Query {
@@ -113,11 +127,6 @@ function parseRelevantApis(
     if (!isPair(item)) throw inputError(file, childPath(path, index), 'a [tool name, api name] pair of strings', { got: describeJsonType(item) });
   });
   return value as readonly (readonly [string, string])[];
-}
-
-/** The query with this id (ids compare as text, as ToolEval does), or undefined. */
-export function findQuery(queries: readonly Query[], id: string): Query | undefined {
-  return queries.find((query) => String(query.queryId) === id);
 }
 
 /**

@@ -31,7 +31,7 @@ function parseJsonText(text: string, file: string): PyValue {
 }
 
 /** Turns an fs error into a message a user can act on. */
-function fileError(file: string, error: unknown): ToolbenchError {
+export function fileError(file: string, error: unknown): ToolbenchError {
   const code = (error as NodeJS.ErrnoException).code;
   const reason =
     code === 'ENOENT'

@@ -172,7 +172,7 @@ describe('toolbench tools functions', () => {
     const cases: [string[], RegExp][] = [
       [['--queries', QUERIES, '--id', '999'], /no query with query_id 999 \(6 queries in the file\)/],
       [['--queries', fixture('queries', 'absent.json'), '--id', '1'], /absent\.json: no such file/],
-      [['--queries', fixture('queries-bad', 'bad-api-list.json'), '--id', '1'], /bad-api-list\.json: \$\[1\]\.api_list\[1\]\.tool_name: expected a string, got a number/],
+      [['--queries', fixture('queries-bad', 'bad-api-list.json'), '--id', '2'], /bad-api-list\.json: \$\[1\]\.api_list\[1\]\.tool_name: expected a string, got a number/],
       [['--queries', QUERIES, '--id', '102'], /\$\[1\]\.api_list\[0\]\.api_description: expected a string \(this query does not describe its APIs; pass --tools DIR/],
     ];
     for (const [args, pattern] of cases) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { findQuery, readQueryFile, readTestIds } from '../../src/registry/query-file.js';
+import { findQueryInFile, readQueryFile, readTestIds } from '../../src/registry/query-file.js';
 import { ToolbenchError } from '../../src/util/errors.js';
 import { fixture } from '../helpers/paths.js';
 
@@ -20,15 +20,16 @@ describe('query files', () => {
     assert.deepEqual(queries[4]?.query, ['A query without an id, written as a list.', 'Second sentence.']);
   });
 
-  test('findQuery compares ids as text', () => {
-    const queries = readQueryFile(fixture('queries', 'edge-queries.json'));
-    assert.equal(findQuery(queries, '103')?.queryId, 103);
-    assert.equal(findQuery(queries, '4')?.queryId, 4);
-    assert.equal(findQuery(queries, '999'), undefined);
+  test('findQueryInFile compares ids as text and stops at the match', () => {
+    const file = fixture('queries', 'edge-queries.json');
+    assert.deepEqual(
+      [findQueryInFile(file, '103'), findQueryInFile(file, '4'), findQueryInFile(file, '999')].map(({ query, scanned }) => [query?.queryId, scanned]),
+      [[103, 3], [4, 5], [undefined, 6]],
+    );
   });
 
   test('a malformed query file names the file, the JSON path and what was expected', () => {
-    assert.throws(() => readQueryFile(fixture('queries-bad', 'not-an-array.json')), isInputError(/not-an-array\.json: \$: expected an array of queries, got an object/));
+    assert.throws(() => readQueryFile(fixture('queries-bad', 'not-an-array.json')), isInputError(/not-an-array\.json: \$ \(line 1, column 1\): expected an array of queries, got "\{" where "\[" should start it/));
     assert.throws(() => readQueryFile(fixture('queries-bad', 'bad-api-list.json')), isInputError(/bad-api-list\.json: \$\[1\]\.api_list\[1\]\.tool_name: expected a string, got a number/));
     assert.throws(() => readQueryFile(fixture('queries-bad', 'syntax-error.json')), isInputError(/syntax-error\.json: \$\[0\] \(line 3, column 1\): expected ',' or '}'/));
     assert.throws(() => readQueryFile(fixture('queries-bad', 'absent.json')), isInputError(/absent\.json: no such file/));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FINISH_FUNCTION, FINISH_FUNCTION_2023 } from '../../src/protocol/prompts.js';
-import { findQuery, readQueryFile, type Query } from '../../src/registry/query-file.js';
+import { readQueryFile, type Query } from '../../src/registry/query-file.js';
 import { functionsFromEnvironment, functionsFromQuery, resolveQueryApis } from '../../src/registry/query-functions.js';
 import { ToolEnvironment } from '../../src/registry/tool-environment.js';
 import { ToolbenchError } from '../../src/util/errors.js';
@@ -9,7 +9,7 @@ import { pyJsonDumps } from '../../src/util/pyjson.js';
 import { fixture } from '../helpers/paths.js';
 
 const queries = readQueryFile(fixture('queries', 'edge-queries.json'));
-const query = (id: string): Query => findQuery(queries, id) ?? assert.fail(`no query ${id}`);
+const query = (id: string): Query => queries.find((item) => String(item.queryId) === id) ?? assert.fail(`no query ${id}`);
 const environment = ToolEnvironment.open(fixture('toolenv-2023'));
 const names = (list: readonly { name: string }[]) => list.map((fn) => fn.name);
 
