@@ -1,5 +1,6 @@
 // Bundles the program into one ESM file that bin/toolbench loads: `npm run build`.
 // onnxruntime-node stays outside the bundle: it loads native code from its own package folder.
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 export const EXTERNAL = ['onnxruntime-node'];
@@ -15,7 +16,7 @@ export const COMMON = {
   logLevel: 'warning',
 };
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   await build({
     ...COMMON,
     format: 'esm',

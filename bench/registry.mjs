@@ -25,8 +25,6 @@ if (!existsSync(tools)) {
 
 const ms = (start) => performance.now() - start;
 const fixed = (value, digits = 3) => value.toFixed(digits);
-let peakRss = process.memoryUsage().rss;
-const sample = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
 
 // 1. In-process: load the query files, then build every function list twice (cold caches, then warm).
 let start = performance.now();
@@ -37,7 +35,6 @@ const pass = (build) => {
   const begin = performance.now();
   let functions = 0;
   for (const query of queries) functions += build(query).functions.length;
-  sample();
   return { ms: ms(begin), functions };
 };
 const coldPass = pass((query) => functionsFromEnvironment(query, environment));
@@ -47,7 +44,6 @@ const fromQuery = Array.from({ length: 5 }, () => pass((query) => functionsFromQ
 start = performance.now();
 const all = ToolEnvironment.open(tools).loadAll();
 const loadAllMs = ms(start);
-sample();
 
 // 2. Cold start of the built program for one query, against bare node startup.
 const bin = join(root, 'bin', 'toolbench');
@@ -70,6 +66,6 @@ console.log(`function lists from --tools, first pass (tool files parsed on deman
 console.log(`function lists from --tools, warm (median of 5): ${fixed(warm, 1)} ms = ${fixed(warm / queries.length)} ms/query   [target < 2 ms/query]`);
 console.log(`function lists from the query api_list, warm (median of 5): ${fixed(fromQuery, 1)} ms = ${fixed(fromQuery / queries.length)} ms/query`);
 console.log(`parsing every tool file (loadAll): ${fixed(loadAllMs, 1)} ms`);
-console.log(`peak RSS in process: ${fixed(peakRss / 2 ** 20, 1)} MiB`);
+console.log(`peak RSS in process: ${fixed(process.resourceUsage().maxRSS / 1024, 1)} MiB`);
 console.log(`cold start, toolbench tools functions (1 query, --tools): ${fixed(coldOne, 1)} ms; node -e 0: ${fixed(nodeBaseline, 1)} ms; ratio ${fixed(coldOne / nodeBaseline, 2)}   [target < 1000 ms]`);
 console.log(`cold start, toolbench tools list --json (all ${all.tools.length} files): ${fixed(coldList, 1)} ms`);

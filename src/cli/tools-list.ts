@@ -35,6 +35,10 @@ Examples:
     .action((_flags: ListFlags, command: Command) => listTools(command.optsWithGlobals(), io, outcome));
 }
 
+function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}
+
 function listTools(flags: ListFlags, io: CliIo, outcome: CommandOutcome): void {
   const reporter = createReporter(io, flags);
   const environment = ToolEnvironment.open(flags.tools);
@@ -57,9 +61,12 @@ function listTools(flags: ListFlags, io: CliIo, outcome: CommandOutcome): void {
     io.stdout.write(formatColumns([['CATEGORY', 'TOOL', 'APIS', 'NAME'], ...rows]));
   }
   for (const problem of problems) reporter.warn(problem.message);
+  if (tools.length === 0 && problems.length === 0) {
+    reporter.warn(`no tool files under ${environment.root} (expected <Category>/<tool>.json inside it)`);
+  }
   const apiCount = tools.reduce((sum, tool) => sum + tool.apis.length, 0);
   const categoryCount = new Set(tools.map((tool) => tool.category)).size;
-  const skipped = problems.length > 0 ? `; ${problems.length} malformed files skipped (--strict to fail on them)` : '';
-  reporter.info(`${tools.length} tools, ${apiCount} APIs in ${categoryCount} categories (${layout} layout)${skipped}`);
+  const skipped = problems.length > 0 ? `; skipped ${count(problems.length, 'unreadable or malformed file or folder', 'unreadable or malformed files or folders')} (--strict to fail instead)` : '';
+  reporter.info(`${count(tools.length, 'tool')}, ${count(apiCount, 'API')} in ${count(categoryCount, 'category', 'categories')} (${layout} layout)${skipped}`);
   if (problems.length > 0) outcome.partial = true;
 }

@@ -30,7 +30,7 @@ export function registerToolsShow(tools: Command, io: CliIo): void {
       `
 Examples:
   $ toolbench tools show "Olato Quotes" --tools data/toolenv/tools
-  $ toolbench tools show Finance/currency_converter_v2 --tools toolenv2404_filtered --json`,
+  $ toolbench tools show Data/theclique --tools toolenv2404_filtered --json`,
     )
     .action((name: string, flags: ShowFlags) => showTool(name, flags, io));
 }

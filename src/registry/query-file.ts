@@ -80,6 +80,7 @@ function parseQuery(value: PyValue, file: string, index: number): Query {
 function parseQueryId(value: PyValue | undefined, file: string, path: string): number | string | undefined {
   if (value === undefined) return undefined;
   if ((typeof value === 'number' && Number.isInteger(value)) || typeof value === 'string') return value;
+  if (typeof value === 'bigint') return value.toString(); // beyond 2^53: kept as its digits
   throw inputError(file, path, 'an integer or a string', { got: describeJsonType(value) });
 }
 

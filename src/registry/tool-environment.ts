@@ -5,10 +5,10 @@
  * (`<category>/<standardize(tool_name)>.json`, as upstream does) and parsed once; directory
  * listings are read per category on first need. Only `loadAll` parses every file.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { ToolbenchError, usageError } from '../util/errors.js';
-import { readJsonFile } from '../util/json-file.js';
+import { fileError, readJsonFile } from '../util/json-file.js';
 import { parseToolDocument, type ToolDocument, type ToolLocation } from './tool-document.js';
 
 export interface ToolProblem {
@@ -33,19 +33,22 @@ export class ToolEnvironment {
   private constructor(readonly root: string) {}
 
   /**
-   * Opens `dir`, which is either the `tools/` folder itself or a `toolenv/` folder holding one.
+   * Opens `dir`, which is either the `tools/` folder itself or a `toolenv/` folder holding one
+   * (a sub-folder named exactly `tools` that holds no `.json` file: a category would).
    * Throws a usage error (exit 2) when it is not a directory.
    */
   static open(dir: string): ToolEnvironment {
-    if (!isDirectory(dir)) throw usageError(`--tools ${dir}: not a directory`);
+    const kind = kindOf(dir);
+    if (kind !== 'directory') throw usageError(`--tools ${dir}: ${kind === 'missing' ? 'no such directory' : 'not a directory'}`);
     const nested = join(dir, 'tools');
-    return new ToolEnvironment(isDirectory(nested) ? nested : dir);
+    const holdsTools = readDirectory(dir).some((entry) => entry.name === 'tools' && entryKind(dir, entry) === 'directory');
+    return new ToolEnvironment(holdsTools && jsonFilesIn(nested).length === 0 ? nested : dir);
   }
 
-  /** Category directory names, sorted. */
+  /** Category directory names, sorted (symbolic links followed, as upstream's os.path.isdir does). */
   categories(): readonly string[] {
-    this.categoryList ??= readdirSync(this.root, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory())
+    this.categoryList ??= readDirectory(this.root)
+      .filter((entry) => entryKind(this.root, entry) === 'directory')
       .map((entry) => entry.name)
       .sort(compareText);
     return this.categoryList;
@@ -92,7 +95,7 @@ export class ToolEnvironment {
     const cached = this.documents.get(file);
     if (cached === 'missing') return undefined;
     if (cached !== undefined) return unwrap(cached);
-    if (!isFile(file)) {
+    if (kindOf(file) !== 'file') {
       this.documents.set(file, 'missing');
       return undefined;
     }
@@ -114,18 +117,25 @@ export class ToolEnvironment {
     return unwrap(entry);
   }
 
-  /** Parses every tool file; bad files are collected as problems, or thrown with `strict`. */
+  /**
+   * Parses every tool file. Bad files and unreadable category folders are collected as
+   * problems, or thrown with `strict`.
+   */
   loadAll(options: { strict?: boolean; category?: string } = {}): LoadedTools {
     const tools: ToolDocument[] = [];
     const problems: ToolProblem[] = [];
-    const locations = options.category === undefined ? this.allToolFiles() : this.toolFiles(options.category);
-    for (const location of locations) {
+    const attempt = (file: string, work: () => void): void => {
       try {
-        tools.push(this.load(location));
+        work();
       } catch (error) {
         if (options.strict || !(error instanceof ToolbenchError)) throw error;
-        problems.push({ file: location.file, message: error.message });
+        problems.push({ file, message: error.message });
       }
+    };
+    for (const category of options.category === undefined ? this.categories() : [options.category]) {
+      attempt(join(this.root, category), () => {
+        for (const location of this.toolFiles(category)) attempt(location.file, () => tools.push(this.load(location)));
+      });
     }
     return { tools, problems };
   }
@@ -136,17 +146,16 @@ export function detectLayout(tools: readonly ToolDocument[]): ToolLayout {
 }
 
 function listToolFiles(root: string, category: string): readonly ToolLocation[] {
-  let entries;
-  try {
-    entries = readdirSync(join(root, category), { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries
-    .filter((entry) => !entry.isDirectory() && entry.name.endsWith('.json'))
-    .map((entry) => entry.name)
+  return jsonFilesIn(join(root, category))
     .sort(compareText)
     .map((name) => ({ file: join(root, category, name), category, standardName: name.split('.')[0] as string }));
+}
+
+/** Names of the regular files (or links to them) ending in `.json` directly inside `directory`. */
+function jsonFilesIn(directory: string): string[] {
+  return readDirectory(directory)
+    .filter((entry) => entry.name.endsWith('.json') && entryKind(directory, entry) === 'file')
+    .map((entry) => entry.name);
 }
 
 function unwrap(entry: ToolDocument | ToolbenchError): ToolDocument {
@@ -158,20 +167,37 @@ function isSafeSegment(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\\');
 }
 
-function isDirectory(path: string): boolean {
+type EntryKind = 'file' | 'directory' | 'other' | 'missing';
+
+/** What is at `path`, following links; an unreadable path is an input error (exit 2). */
+function kindOf(path: string): EntryKind {
   try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
+    const stats = statSync(path);
+    return stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : 'other';
+  } catch (error) {
+    if (isMissing(error)) return 'missing';
+    throw fileError(path, error);
   }
 }
 
-function isFile(path: string): boolean {
+function entryKind(directory: string, entry: Dirent): EntryKind {
+  if (entry.isSymbolicLink()) return kindOf(join(directory, entry.name));
+  return entry.isFile() ? 'file' : entry.isDirectory() ? 'directory' : 'other';
+}
+
+/** The entries of a directory; none when it does not exist; an input error when unreadable. */
+function readDirectory(path: string): Dirent[] {
   try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
+    return readdirSync(path, { withFileTypes: true });
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw fileError(path, error);
   }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 function compareText(left: string, right: string): number {

@@ -42,9 +42,10 @@ export function usageError(message: string, options?: ErrorOptions): ToolbenchEr
 export function describeJsonType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (value instanceof PyFloat) return 'a number';
+  if (value instanceof PyFloat) return 'a float';
   if (typeof value === 'object') return 'an object';
   if (typeof value === 'string') return 'a string';
-  if (typeof value === 'bigint') return 'a number';
+  if (typeof value === 'bigint') return 'an integer';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a float';
   return `a ${typeof value}`;
 }

@@ -73,7 +73,7 @@ function* scanArray(file: string, descriptor: number, chunkSize: number, expecte
   };
 
   for (let chunk = 0; ; chunk++) {
-    const length = readSync(descriptor, buffer, 0, chunkSize, null);
+    const length = readChunk(file, descriptor, buffer);
     if (length === 0) break;
     const text = buffer.toString('latin1', 0, length);
     const hasBom = chunk === 0 && text.startsWith('\u00ef\u00bb\u00bf');
@@ -160,6 +160,14 @@ function lineAndColumn(file: string, offset: number): { line: number; column: nu
     return { line, column: offset - lineStart + 1 };
   } finally {
     closeSync(descriptor);
+  }
+}
+
+function readChunk(file: string, descriptor: number, buffer: Buffer): number {
+  try {
+    return readSync(descriptor, buffer, 0, buffer.length, null);
+  } catch (error) {
+    throw fileError(file, error); // e.g. EISDIR: a directory opens, but does not read
   }
 }
 

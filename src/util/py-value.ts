@@ -43,9 +43,19 @@ export const KEY_ORDER: unique symbol = Symbol('toolbench.keyOrder');
 
 type MaybeOrdered = { [KEY_ORDER]?: readonly string[] };
 
-/** Keys in the order Python would iterate them (insertion order). */
+/**
+ * Keys in the order Python would iterate them (insertion order). The order recorded at parse
+ * time is reconciled with the object as it is now: deleted keys drop out, added keys come last.
+ * Copies (spread, structuredClone) do not carry the recorded order.
+ */
 export function orderedKeys(object: object): readonly string[] {
-  return (object as MaybeOrdered)[KEY_ORDER] ?? Object.keys(object);
+  const recorded = (object as MaybeOrdered)[KEY_ORDER];
+  if (recorded === undefined) return Object.keys(object);
+  const present = Object.keys(object);
+  const kept = recorded.filter((key) => Object.prototype.hasOwnProperty.call(object, key));
+  if (kept.length === present.length) return kept;
+  const known = new Set(kept);
+  return [...kept, ...present.filter((key) => !known.has(key))];
 }
 
 const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;

@@ -41,9 +41,13 @@ export function pyJsonParse(text: string, options: PyJsonParseOptions = {}): PyV
   return new FaithfulParser(text, strict).parseDocument();
 }
 
-// Text that may hold an integral float (`1.0`, `2e5`), an index-like key or a long integer.
-// It also matches inside strings ("version 1.0"): a false alarm only costs the slower parser.
-const MAY_NEED_CARE = /[0-9]\.0*(?![0-9])|[0-9][eE]|"(?:0|[1-9][0-9]*)"\s*:|[0-9]{16}/;
+// Text that may hold a float with an integral value (`1.0`, `2e5`, or one with 16 digits or more
+// that rounds to an integer: `99999999.999999999`), an integer beyond 2^53, or an index-like key
+// (also written with escapes: `"\u0031"`). Shorter numbers are safe: up to 15 significant digits,
+// a decimal survives the round trip through a double, so it is integral only if its fraction is
+// all zeros. The pattern also matches inside strings ("version 1.0"): a false alarm only costs
+// the slower parser.
+const MAY_NEED_CARE = /[0-9]\.0*(?![0-9])|[0-9][eE]|[0-9.]{16}|"(?:0|[1-9][0-9]*)"\s*:|\\u003[0-9]/;
 
 /** False when JSON.parse is known to keep everything Python keeps (see the module comment). */
 function needsFaithfulParse(text: string): boolean {

@@ -81,11 +81,18 @@ describe('toolbench tools list', () => {
     assert.equal(lenient.code, 3);
     assert.match(lenient.stdout, /live_scores/);
     assert.equal(lenient.stderr.match(/^warning: /gm)?.length, 4);
-    assert.match(lenient.stderr, /wrong_types\.json: \$\.api_list\[1\]\.required_parameters\[0\]\.name: expected a string, got a number/);
+    assert.match(lenient.stderr, /\n1 tool, 2 APIs in 1 category \(toolenv2404 layout\); skipped 4 unreadable or malformed files or folders \(--strict to fail instead\)\n$/);
+    assert.match(lenient.stderr, /wrong_types\.json: \$\.api_list\[1\]\.required_parameters\[0\]\.name: expected a string, got an integer/);
     const strict = await runToolbench(['tools', 'list', '--tools', fixture('toolenv-bad'), '--strict']);
     assert.equal(strict.code, 2);
     assert.equal(strict.stdout, '');
     assert.match(strict.stderr, /^error: .*empty\.json: \$: expected a JSON document, got an empty file\n$/);
+  });
+
+  test('a directory without tool files is listed as empty, with a warning', async () => {
+    const result = await runToolbench(['tools', 'list', '--tools', fixture('queries')]);
+    assert.equal(result.code, 0);
+    assert.match(result.stderr, /^warning: no tool files under .*queries \(expected <Category>\/<tool>\.json inside it\)\n0 tools, 0 APIs in 0 categories/);
   });
 
   test('a --tools path that is not a directory is exit 2', async () => {
@@ -172,7 +179,7 @@ describe('toolbench tools functions', () => {
     const cases: [string[], RegExp][] = [
       [['--queries', QUERIES, '--id', '999'], /no query with query_id 999 \(6 queries in the file\)/],
       [['--queries', fixture('queries', 'absent.json'), '--id', '1'], /absent\.json: no such file/],
-      [['--queries', fixture('queries-bad', 'bad-api-list.json'), '--id', '2'], /bad-api-list\.json: \$\[1\]\.api_list\[1\]\.tool_name: expected a string, got a number/],
+      [['--queries', fixture('queries-bad', 'bad-api-list.json'), '--id', '2'], /bad-api-list\.json: \$\[1\]\.api_list\[1\]\.tool_name: expected a string, got an integer/],
       [['--queries', QUERIES, '--id', '102'], /\$\[1\]\.api_list\[0\]\.api_description: expected a string \(this query does not describe its APIs; pass --tools DIR/],
     ];
     for (const [args, pattern] of cases) {
@@ -188,7 +195,7 @@ describe('toolbench tools functions', () => {
     const queries = fixture('queries-bad', 'uses-broken-tool.json');
     const result = await runToolbench(['tools', 'functions', '--queries', queries, '--id', '1', '--tools', fixture('toolenv-bad')]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /^error: .*wrong_types\.json: \$\.api_list\[1\]\.required_parameters\[0\]\.name: expected a string, got a number\n$/);
+    assert.match(result.stderr, /^error: .*wrong_types\.json: \$\.api_list\[1\]\.required_parameters\[0\]\.name: expected a string, got an integer\n$/);
     const debug = await runToolbench(['--debug', 'tools', 'functions', '--queries', queries, '--id', '1', '--tools', fixture('toolenv-bad')]);
     assert.match(debug.stderr, /\n {4}at /);
   });

@@ -10,14 +10,12 @@ import { FINISH_FUNCTION, FINISH_FUNCTION_2023 } from '../../src/protocol/prompt
 import { pyJsonDumps } from '../../src/util/pyjson.js';
 import { pyJsonParse } from '../../src/util/pyjson-parse.js';
 import { runToolbench } from '../helpers/cli.js';
-import { SKIP_WITHOUT_DATA, TOOLBENCH_DATA, dataPath, readJson } from '../helpers/paths.js';
+import { SKIP_WITHOUT_DATA, TOOLBENCH_DATA, dataPath, readJson, TEST_SETS } from '../helpers/paths.js';
 
 interface ConvertedEntry {
   query: string;
   available_tools: unknown[];
 }
-
-const TEST_SETS = ['G1_instruction', 'G1_category', 'G1_tool', 'G2_instruction', 'G2_category', 'G3_instruction'];
 
 /** Converted predictions whose query (same id, same text) has an api_list in a query file here. */
 function casesWithQueries(): { label: string; queries: string; id: string; expected: unknown[]; digitPrefix: boolean }[] {

@@ -2,9 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { readQueryFile, readTestIds } from '../../src/registry/query-file.js';
-import { SKIP_WITHOUT_DATA, dataPath } from '../helpers/paths.js';
-
-const TEST_SETS = ['G1_instruction', 'G1_category', 'G1_tool', 'G2_instruction', 'G2_category', 'G3_instruction'];
+import { SKIP_WITHOUT_DATA, dataPath, TEST_SETS } from '../helpers/paths.js';
 
 describe('real query files', { skip: SKIP_WITHOUT_DATA }, () => {
   test('each solvable test set and its test-id file hold the same ids, in the same order', () => {

@@ -10,9 +10,7 @@ import { readQueryFile, type Query } from '../../src/registry/query-file.js';
 import { functionsFromEnvironment, functionsFromQuery, resolveQueryApis } from '../../src/registry/query-functions.js';
 import { ToolEnvironment } from '../../src/registry/tool-environment.js';
 import { pyJsonDumps } from '../../src/util/pyjson.js';
-import { SKIP_WITHOUT_DATA, TOOLENV2404, dataPath } from '../helpers/paths.js';
-
-const TEST_SETS = ['G1_instruction', 'G1_category', 'G1_tool', 'G2_instruction', 'G2_category', 'G3_instruction'];
+import { SKIP_WITHOUT_DATA, TOOLENV2404, dataPath, TEST_SETS } from '../helpers/paths.js';
 
 function testQueries(): Query[] {
   return TEST_SETS.flatMap((set) => readQueryFile(dataPath(`stabletoolbench/solvable_queries/test_instruction/${set}.json`)));

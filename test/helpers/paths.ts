@@ -22,6 +22,9 @@ export function dataPath(...parts: string[]): string {
   return join(TOOLBENCH_DATA, ...parts);
 }
 
+/** The six ToolBench test sets, as StableToolBench's solvable_queries names them. */
+export const TEST_SETS = ['G1_instruction', 'G1_category', 'G1_tool', 'G2_instruction', 'G2_category', 'G3_instruction'] as const;
+
 /** ToolEnv2404 subset shipped with the shared data. */
 export const TOOLENV2404 = dataPath('external/trishamaturi__DynamicToolBench/tools/toolenv2404_filtered');
 

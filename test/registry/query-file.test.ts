@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { findQueryInFile, readQueryFile, readTestIds } from '../../src/registry/query-file.js';
 import { ToolbenchError } from '../../src/util/errors.js';
@@ -28,9 +31,18 @@ describe('query files', () => {
     );
   });
 
+  test('query ids beyond 2^53 are kept as their digits; a float id is rejected', (context) => {
+    const directory = mkdtempSync(join(tmpdir(), 'toolbench-queries-'));
+    context.after(() => rmSync(directory, { recursive: true, force: true }));
+    writeFileSync(join(directory, 'big.json'), '[{"query": "q", "query_id": 123456789012345678901}]');
+    assert.equal(readQueryFile(join(directory, 'big.json'))[0]?.queryId, '123456789012345678901');
+    writeFileSync(join(directory, 'float.json'), '[{"query": "q", "query_id": 7.0}]');
+    assert.throws(() => readQueryFile(join(directory, 'float.json')), isInputError(/\$\[0\]\.query_id: expected an integer or a string, got a float/));
+  });
+
   test('a malformed query file names the file, the JSON path and what was expected', () => {
     assert.throws(() => readQueryFile(fixture('queries-bad', 'not-an-array.json')), isInputError(/not-an-array\.json: \$ \(line 1, column 1\): expected an array of queries, got "\{" where "\[" should start it/));
-    assert.throws(() => readQueryFile(fixture('queries-bad', 'bad-api-list.json')), isInputError(/bad-api-list\.json: \$\[1\]\.api_list\[1\]\.tool_name: expected a string, got a number/));
+    assert.throws(() => readQueryFile(fixture('queries-bad', 'bad-api-list.json')), isInputError(/bad-api-list\.json: \$\[1\]\.api_list\[1\]\.tool_name: expected a string, got an integer/));
     assert.throws(() => readQueryFile(fixture('queries-bad', 'syntax-error.json')), isInputError(/syntax-error\.json: \$\[0\] \(line 3, column 1\): expected ',' or '}'/));
     assert.throws(() => readQueryFile(fixture('queries-bad', 'absent.json')), isInputError(/absent\.json: no such file/));
   });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import fs, { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, mock, test } from 'node:test';
@@ -18,10 +20,35 @@ describe('ToolEnvironment', () => {
   });
 
   test('a path that is not a directory is a usage error (exit 2)', () => {
-    assert.throws(
-      () => ToolEnvironment.open(fixture('no-such-dir')),
-      (error: unknown) => error instanceof ToolbenchError && error.exitCode === 2 && error.code === 'usage.invalid',
-    );
+    const usage = (pattern: RegExp) => (error: unknown) =>
+      error instanceof ToolbenchError && error.exitCode === 2 && error.code === 'usage.invalid' && pattern.test(error.message);
+    assert.throws(() => ToolEnvironment.open(fixture('no-such-dir')), usage(/no-such-dir: no such directory$/));
+    assert.throws(() => ToolEnvironment.open(fixture('queries', 'edge-queries.json')), usage(/edge-queries\.json: not a directory$/));
+  });
+
+  test('a category named "tools" is a category, not a nested tools folder', (context) => {
+    const root = mkdtempSync(join(tmpdir(), 'toolbench-env-'));
+    context.after(() => rmSync(root, { recursive: true, force: true }));
+    for (const category of ['tools', 'Data']) {
+      mkdirSync(join(root, category));
+      copyFileSync(fixture('toolenv-2023', 'tools', 'Data', 'get_3d_models.json'), join(root, category, 'get_3d_models.json'));
+    }
+    const environment = ToolEnvironment.open(root);
+    assert.equal(environment.root, root);
+    assert.deepEqual(environment.categories(), ['Data', 'tools']);
+  });
+
+  test('follows symbolic links to categories and tool files; skips what is not a regular file', (context) => {
+    const root = mkdtempSync(join(tmpdir(), 'toolbench-env-'));
+    context.after(() => rmSync(root, { recursive: true, force: true }));
+    symlinkSync(join(TOOLBENCH_2023, 'tools', 'Social'), join(root, 'Linked'));
+    mkdirSync(join(root, 'Local'));
+    symlinkSync(fixture('toolenv-2023', 'tools', 'Data', 'get_3d_models.json'), join(root, 'Local', 'get_3d_models.json'));
+    execFileSync('mkfifo', [join(root, 'Local', 'a_pipe.json')]); // reading it would block forever
+    const environment = ToolEnvironment.open(root);
+    assert.deepEqual(environment.allToolFiles().map((location) => `${location.category}/${location.standardName}`), ['Linked/quote_garden', 'Local/get_3d_models']);
+    assert.equal(environment.find('Local', 'a_pipe'), undefined);
+    assert.equal(environment.loadAll().tools.length, 2);
   });
 
   test('lists categories and tool files sorted, skipping tool folders (api.py) and keeping a hidden ".json"', () => {
@@ -97,7 +124,7 @@ describe('ToolEnvironment', () => {
         `${join(BAD, 'Broken', 'empty.json')}: $: expected a JSON document, got an empty file`,
         `${join(BAD, 'Broken', 'not_an_object.json')}: $: expected an object, got an array`,
         `${join(BAD, 'Broken', 'syntax_error.json')}: $.api_list[0] (line 4, column 45): expected a property name in double quotes`,
-        `${join(BAD, 'Broken', 'wrong_types.json')}: $.api_list[1].required_parameters[0].name: expected a string, got a number`,
+        `${join(BAD, 'Broken', 'wrong_types.json')}: $.api_list[1].required_parameters[0].name: expected a string, got an integer`,
       ],
     );
   });

@@ -15,6 +15,14 @@ describe('pyJsonParse', () => {
     assert.ok(Object.is(value.m, 0), 'Python has no integer -0');
   });
 
+  test('floats with 16 or more digits that round to an integer stay floats', () => {
+    assert.equal(pyJsonDumps(pyJsonParse('[123456789.000000001, 99999999.999999999, 0.1]')), '[123456789.0, 100000000.0, 0.1]');
+  });
+
+  test('index-like keys written with escapes keep their order too', () => {
+    assert.deepEqual(orderedKeys(pyJsonParse('{"b": "x", "\\u0031": 0}') as object), ['b', '1']);
+  });
+
   test('reads integers beyond 2^53 as bigint', () => {
     assert.deepEqual(pyJsonParse('[9007199254740993, 123456789012345678901234567890, 9007199254740991]'), [
       9007199254740993n,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pyJsonDumps, quoteJsonString } from '../../src/util/pyjson.js';
 import { PyFloat, formatPyFloat, orderedObject } from '../../src/util/py-value.js';
+import { pyJsonParse } from '../../src/util/pyjson-parse.js';
 
 // Expected texts are Python 3.11's json.dumps / repr output for the same values.
 describe('formatPyFloat', () => {
@@ -70,6 +71,13 @@ describe('pyJsonDumps', () => {
     ]);
     assert.deepEqual(Object.keys(ids), ['588', '608', '1073']); // what JavaScript does by itself
     assert.equal(pyJsonDumps(ids), '{"608": 0, "588": 0, "1073": 0}');
+  });
+
+  test('a parsed object that is changed afterwards keeps its recorded order for the keys left', () => {
+    const ids = pyJsonParse('{"608": 0, "588": 0, "1073": 0}') as Record<string, number>;
+    delete ids['588'];
+    ids['42'] = 1;
+    assert.equal(pyJsonDumps(ids), '{"608": 0, "1073": 0, "42": 1}');
   });
 
   test('prints NaN and infinities as Python does', () => {
