@@ -1,7 +1,7 @@
 /**
  * A tool environment directory: `<root>/<Category>/<standard tool name>.json` (spec formats.md §1.1).
  *
- * Loading is lazy and indexed: opening reads nothing; a query's tools are opened by their path
+ * Loading is lazy and indexed: opening lists one folder; a query's tools are opened by their path
  * (`<category>/<standardize(tool_name)>.json`, as upstream does) and parsed once; directory
  * listings are read per category on first need. Only `loadAll` parses every file.
  */
