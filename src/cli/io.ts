@@ -34,7 +34,7 @@ export function createReporter(io: CliIo, options: { color?: boolean } = {}): Re
 }
 
 /** Colour for this stream: never with --no-color, NO_COLOR or TERM=dumb; FORCE_COLOR forces it. */
-export function useColor(io: CliIo, stream: OutputStream, flag?: boolean): boolean {
+function useColor(io: CliIo, stream: OutputStream, flag?: boolean): boolean {
   if (flag === false) return false;
   if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return false;
   const force = io.env.FORCE_COLOR;

@@ -5,7 +5,7 @@ import type { CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { registerToolsCommand } from './tools-command.js';
 
-export const VERSION: string = packageJson.version;
+const VERSION: string = packageJson.version;
 
 export function createProgram(io: CliIo, outcome: CommandOutcome): Command {
   const program = new Command('toolbench')

@@ -38,7 +38,7 @@ export function registerToolsFunctions(tools: Command, io: CliIo, outcome: Comma
     .addOption(
       new Option(
         '--shape <shape>',
-        'functions: the legacy list (as answer files record it); tools: each wrapped as {type: "function", function} (without the "" that StableToolBench puts first in required and optional)',
+        'with --json: functions, the legacy list (as answer files record it); tools, each wrapped as {type: "function", function} (without the "" that StableToolBench puts first in required and optional)',
       )
         .choices(['functions', 'tools'])
         .default('functions'),

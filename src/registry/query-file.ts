@@ -46,7 +46,7 @@ export function readQueryFile(file: string): readonly Query[] {
   return Array.from(iterateQueryFile(file));
 }
 
-export function* iterateQueryFile(file: string): Generator<Query> {
+function* iterateQueryFile(file: string): Generator<Query> {
   for (const item of readJsonArrayItems(file, { expected: 'an array of queries' })) yield parseQuery(item.value, file, item.index);
 }
 

@@ -31,7 +31,7 @@ export interface FunctionListOptions extends NameOptions {
   readonly finish: FinishVersion;
 }
 
-export const DEFAULT_FUNCTION_LIST_OPTIONS: FunctionListOptions = Object.freeze({ digitPrefix: true, finish: 'current' });
+const DEFAULT_FUNCTION_LIST_OPTIONS: FunctionListOptions = Object.freeze({ digitPrefix: true, finish: 'current' });
 
 export interface QueryFunctions {
   /** The functions in `api_list` order, then `Finish`. */

@@ -39,7 +39,7 @@ export function isPyObject(value: unknown): value is PyObject {
 }
 
 /** Insertion order of an object's keys, stored only where JavaScript's own order differs. */
-export const KEY_ORDER: unique symbol = Symbol('toolbench.keyOrder');
+const KEY_ORDER: unique symbol = Symbol('toolbench.keyOrder');
 
 type MaybeOrdered = { [KEY_ORDER]?: readonly string[] };
 
