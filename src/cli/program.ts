@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
+import { registerCacheCommand } from './cache-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { registerToolsCommand } from './tools-command.js';
 
 const VERSION: string = packageJson.version;
@@ -31,8 +33,12 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or bad input, 3 partial (results writte
 Examples:
   $ toolbench tools list --tools data/toolenv/tools
   $ toolbench tools show "Olato Quotes" --tools data/toolenv/tools
-  $ toolbench tools functions --queries G1_instruction.json --id 588 --json`,
+  $ toolbench tools functions --queries G1_instruction.json --id 588 --json
+  $ toolbench tools call Social/olato_quotes/love_quote --cache tool_response_cache
+  $ toolbench serve tools --tools toolenv/tools --cache tool_response_cache --port 8080`,
     );
   registerToolsCommand(program, io, outcome);
+  registerCacheCommand(program, io, outcome);
+  registerServeCommand(program, io, outcome);
   return program;
 }

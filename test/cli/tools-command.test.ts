@@ -17,7 +17,7 @@ describe('toolbench (program)', () => {
   test('--help lists the commands, the exit codes and examples', async () => {
     const result = await runToolbench(['--help']);
     assert.equal(result.code, 0);
-    assert.match(result.stdout, /tools\s+inspect the tool registry/);
+    assert.match(result.stdout, /tools\s+the tool registry/);
     assert.match(result.stdout, /Exit codes: 0 ok/);
     assert.match(result.stdout, /Examples:\n(?: {2}\$ .*\n)* {2}\$ toolbench tools functions/);
   });
@@ -25,7 +25,7 @@ describe('toolbench (program)', () => {
   test('only built commands are registered', async () => {
     const result = await runToolbench(['--help']);
     const commands = [...result.stdout.matchAll(/^ {2}(\S+)/gm)].map((match) => match[1]);
-    assert.deepEqual(commands.filter((name) => !name?.startsWith('-') && name !== '$'), ['tools', 'help']);
+    assert.deepEqual(commands.filter((name) => !name?.startsWith('-') && name !== '$'), ['tools', 'cache', 'serve', 'help']);
   });
 
   test('an unknown command or flag is a usage error: exit 2 with a suggestion', async () => {
