@@ -42,8 +42,11 @@ export function addEnvOptions(command: Command, options: { only?: 'virtual' } = 
   return command;
 }
 
-/** The EnvConfig of a command's flags, the environment and the config file. */
-export function envConfigOf(command: Command, io: CliIo, reporter: Reporter): EnvConfig {
+/**
+ * The EnvConfig of a command's flags, the environment and the config file. `otherFileKeys` are
+ * config-file keys the command reads itself (not reported as unknown).
+ */
+export function envConfigOf(command: Command, io: CliIo, reporter: Reporter, options: { otherFileKeys?: readonly string[] } = {}): EnvConfig {
   const values = command.optsWithGlobals() as Record<string, unknown>;
   const flags: FlagValues = {
     values,
@@ -52,7 +55,7 @@ export function envConfigOf(command: Command, io: CliIo, reporter: Reporter): En
   };
   const configFile = (values.config as string | undefined) ?? io.env.TOOLBENCH_CONFIG;
   const config: ConfigFile | undefined = configFile === undefined || configFile === '' ? undefined : loadConfigFile(configFile);
-  return resolveEnvConfig({ flags, env: io.env, config, warn: reporter.warn });
+  return resolveEnvConfig({ flags, env: io.env, config, warn: reporter.warn, otherFileKeys: options.otherFileKeys });
 }
 
 export function envDeps(reporter: Reporter): EnvDeps {

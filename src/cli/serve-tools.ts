@@ -10,7 +10,7 @@ import { startVirtualServer } from '../serve/virtual-server.js';
 import { ToolbenchError } from '../util/errors.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { addEnvOptions, envConfigOf, envDeps } from './env-options.js';
-import { createReporter, type CliIo, type Reporter } from './io.js';
+import { createReporter, type CliIo } from './io.js';
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
@@ -80,7 +80,7 @@ Examples:
 async function serveTools(command: Command, io: CliIo, signals: StopSignals): Promise<void> {
   const flags = command.optsWithGlobals() as ServeFlags;
   const reporter = createReporter(io, { color: flags.color });
-  const config = envConfigOf(command, io, withoutServeKeyWarnings(reporter));
+  const config = envConfigOf(command, io, reporter, { otherFileKeys: [...SERVE_FILE_KEYS] });
   const { port, host } = resolveServeSettings(command, flags, io);
   if (config.record !== undefined) reporter.warn('--record is not used by serve tools: clients record their own calls');
   const api = createVirtualApi(config, envDeps(reporter));
@@ -134,15 +134,4 @@ function listenError(error: unknown, host: string, port: number): unknown {
   if (code === 'EACCES') return new ToolbenchError('serve.port-denied', 1, `not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`, { cause: error });
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ToolbenchError('serve.bad-host', 2, `--host ${host}: no such interface on this machine`, { cause: error });
   return error;
-}
-
-/** envConfigOf does not know `port` and `host`; they are settings of this command, not unknown keys. */
-function withoutServeKeyWarnings(reporter: Reporter): Reporter {
-  return {
-    ...reporter,
-    warn: (message) => {
-      const key = /: unknown setting (\S+) ignored$/.exec(message)?.[1];
-      if (key === undefined || !SERVE_FILE_KEYS.has(key)) reporter.warn(message);
-    },
-  };
 }

@@ -100,7 +100,13 @@ export interface EnvConfig extends EnvSettings {
   readonly origins: Readonly<Record<keyof EnvSettings, SettingOrigin>>;
 }
 
-export function resolveEnvConfig(sources: { flags: FlagValues; env: Env; config?: ConfigFile; warn: (message: string) => void }): EnvConfig {
+export function resolveEnvConfig(sources: {
+  flags: FlagValues;
+  env: Env;
+  config?: ConfigFile;
+  warn: (message: string) => void;
+  otherFileKeys?: readonly string[];
+}): EnvConfig {
   const { settings, origins } = resolveSettings(ENV_SETTINGS, sources);
   const keys: EnvKeys = {
     openai: nonEmpty(sources.env.OPENAI_API_KEY) ?? nonEmpty(sources.env.OPENAI_KEY),

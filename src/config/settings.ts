@@ -64,7 +64,7 @@ export function loadConfigFile(file: string): ConfigFile {
 
 export function resolveSettings<Table extends SettingTable>(
   table: Table,
-  sources: { flags: FlagValues; env: Env; config?: ConfigFile; warn: (message: string) => void },
+  sources: { flags: FlagValues; env: Env; config?: ConfigFile; warn: (message: string) => void; otherFileKeys?: readonly string[] },
 ): { settings: Resolved<Table>; origins: Record<keyof Table, SettingOrigin> } {
   const settings: Record<string, unknown> = {};
   const origins: Record<string, SettingOrigin> = {};
@@ -73,7 +73,7 @@ export function resolveSettings<Table extends SettingTable>(
     settings[name] = value;
     origins[name] = origin;
   }
-  if (sources.config !== undefined) checkFileKeys(table, sources.config, sources.warn);
+  if (sources.config !== undefined) checkFileKeys(table, sources.config, sources.warn, sources.otherFileKeys ?? []);
   return { settings: Object.freeze(settings) as Resolved<Table>, origins: origins as Record<keyof Table, SettingOrigin> };
 }
 
@@ -98,8 +98,8 @@ function resolveOne(
   return [spec.fallback, 'default'];
 }
 
-function checkFileKeys(table: SettingTable, config: ConfigFile, warn: (message: string) => void): void {
-  const known = new Set(Object.values(table).flatMap((spec) => spec.file));
+function checkFileKeys(table: SettingTable, config: ConfigFile, warn: (message: string) => void, otherKeys: readonly string[]): void {
+  const known = new Set([...Object.values(table).flatMap((spec) => spec.file), ...otherKeys]);
   for (const key of Object.keys(config.values)) {
     if (SECRET_KEYS.has(key)) warn(`${config.file}: ${key} ignored: keys come from the environment only (OPENAI_API_KEY, TOOLBENCH_KEY, RAPIDAPI_KEY)`);
     else if (!known.has(key)) warn(`${config.file}: unknown setting ${key} ignored`);

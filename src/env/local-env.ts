@@ -14,17 +14,18 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PyFloat, defineKey, isPyObject, orderedKeys, type PyObject, type PyValue } from '../util/py-value.js';
-import { isSafeSegment, type ResponseExamples } from './response-examples.js';
+import { isSafeSegment } from '../util/path-segment.js';
+import type { ResponseExamples } from './response-examples.js';
 import type { ApiRef, BackendAnswer, CallOptions, ToolBackend } from './tool-call.js';
 import {
   functionErrorReply,
   importStatement,
-  parseToolInput,
   toServerReply,
   toolInputErrorReply,
   type CompressMethod,
   type ServerReply,
 } from './tool-result.js';
+import { parseToolArguments } from './tool-input.js';
 
 export interface LocalBackendOptions {
   /** The `tools` folder holding `<Category>/<tool>/api.mjs`. */
@@ -62,7 +63,7 @@ export function createLocalBackend(options: LocalBackendOptions): ToolBackend {
     async answer(ref: ApiRef, args: string, callOptions?: CallOptions): Promise<BackendAnswer> {
       callOptions?.signal?.throwIfAborted();
       const statement = importStatement(ref);
-      const input = parseToolInput(args);
+      const input = parseToolArguments(args);
       if (input === undefined) return reply(toolInputErrorReply());
       const loaded = await load(ref);
       if (loaded.kind === 'error') return reply(functionErrorReply(statement, loaded.message));

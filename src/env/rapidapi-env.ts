@@ -24,12 +24,12 @@ import type { ApiRef, BackendAnswer, CallOptions, ToolBackend } from './tool-cal
 import {
   functionErrorReply,
   importStatement,
-  parseToolInput,
   toServerReply,
   toolInputErrorReply,
   type CompressMethod,
   type ServerReply,
 } from './tool-result.js';
+import { parseToolArguments } from './tool-input.js';
 
 export interface RapidApiBackendOptions {
   readonly tools: ToolEnvironment;
@@ -61,7 +61,7 @@ export function createRapidApiBackend(options: RapidApiBackendOptions): ToolBack
   return {
     async answer(ref: ApiRef, args: string, callOptions?: CallOptions): Promise<BackendAnswer> {
       const statement = importStatement(ref);
-      const input = parseToolInput(args); // step 2 comes before the import (formats.md §12.3)
+      const input = parseToolArguments(args); // step 2 comes before the import (formats.md §12.3)
       if (input === undefined) return reply(toolInputErrorReply());
       // A missing tool or API is the ImportError upstream's `exec(import)` would raise (there it
       // escapes the try and crashes the runner); here it is a reply the model can read.

@@ -20,7 +20,7 @@ import type { RecordingLine } from './recording.js';
 import { ResponseCache, cacheKey } from './response-cache.js';
 import { TOOL_STATUS, isToolStatus, type ToolStatus } from './status.js';
 import type { ApiRef, BackendAnswer, ToolBackend } from './tool-call.js';
-import { parseToolInput } from './virtual-api.js';
+import { parseToolInput } from './tool-input.js';
 
 interface Recorded {
   readonly observation: string;

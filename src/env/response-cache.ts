@@ -19,6 +19,7 @@ import { pyJsonParse } from '../util/pyjson-parse.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { isPyObject, orderedKeys, orderedObject, type PyValue } from '../util/py-value.js';
 import { pyStr } from '../util/pyrepr.js';
+import { isSafeSegment } from '../util/path-segment.js';
 
 /** One cache file: the API `api` of the tool folder `toolDir` (`<tool>_for_<Category>`). */
 export interface CacheLocation {
@@ -199,10 +200,6 @@ async function stampOf(file: string): Promise<string> {
   }
 }
 
-/** A single path segment that stays inside its folder. */
-export function isSafeSegment(segment: string): boolean {
-  return segment !== '' && segment !== '.' && segment !== '..' && !/[/\\\0]/.test(segment);
-}
 
 function assertSafeSegment(segment: string): void {
   if (!isSafeSegment(segment)) throw new RangeError(`unsafe path segment in a cache location: ${JSON.stringify(segment)}`);

@@ -11,6 +11,7 @@ import { pureApiName } from '../registry/names.js';
 import { fileError } from '../util/json-file.js';
 import { isPyObject, type PyValue } from '../util/py-value.js';
 import { JsonSyntaxError, pyJsonParse } from '../util/pyjson-parse.js';
+import { isSafeSegment } from '../util/path-segment.js';
 import type { ApiRef } from './tool-call.js';
 import { isNonEmptySchema } from './tool-result.js';
 
@@ -66,9 +67,4 @@ function readEntries(file: string): readonly ExampleEntry[] {
       ? [{ api: pureApiName(entry.name), schema: entry.schema }]
       : [],
   );
-}
-
-/** A single path segment: never empty, `.`, `..`, or holding a separator or NUL. */
-export function isSafeSegment(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
 }

@@ -129,23 +129,3 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * `tool_input` as the runner reads it (§12.3 step 2): JSON text, `""` meaning no arguments.
- * Returns undefined when the text is not JSON. JSON that is not an object cannot name arguments:
- * upstream crashes on it (`.items()`) unless it is empty (`[]`, `""`: no arguments); we treat the
- * crashing cases as unparsable input.
- */
-export function parseToolInput(args: string): PyObject | undefined {
-  if (args === '') return {};
-  let value: PyValue;
-  try {
-    value = pyJsonParse(args);
-  } catch (error) {
-    // Python's json.loads raises RecursionError on very deep nesting: also unparsable input.
-    if (error instanceof JsonSyntaxError || error instanceof RangeError) return undefined;
-    throw error;
-  }
-  if (isPyObject(value)) return value;
-  if ((Array.isArray(value) || typeof value === 'string') && value.length === 0) return {};
-  return undefined;
-}

@@ -17,7 +17,9 @@ import { pyJsonParse } from '../util/pyjson-parse.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { isPyObject, type PyValue } from '../util/py-value.js';
 import { isUsableRealReply } from './real-reply-check.js';
-import { cacheKey, isSafeSegment, type CacheLocation, type ResponseCache } from './response-cache.js';
+import { cacheKey, type CacheLocation, type ResponseCache } from './response-cache.js';
+import { parseToolInput } from './tool-input.js';
+import { isSafeSegment } from '../util/path-segment.js';
 import { buildApiDoc, selectExamples, type Simulator } from './simulator.js';
 import { serverReply, type ApiRef, type CallOptions, type ToolBackend, type ToolCallSource } from './tool-call.js';
 
@@ -180,16 +182,6 @@ export function createVirtualBackend(api: VirtualApi): ToolBackend {
   };
 }
 
-/** `json.loads(tool_input)` with `""` as `{}`; undefined when it is not JSON (formats.md §13.1 step 3). */
-export function parseToolInput(toolInput: string | PyValue): PyValue | undefined {
-  if (typeof toolInput !== 'string') return isPyObject(toolInput) ? toolInput : undefined;
-  if (toolInput === '') return {};
-  try {
-    return pyJsonParse(toolInput);
-  } catch {
-    return undefined;
-  }
-}
 
 function describe(target: VirtualTarget): string {
   return `${target.location.category}/${target.location.toolDir}/${target.location.api}`;

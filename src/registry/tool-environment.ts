@@ -8,6 +8,7 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { ToolbenchError, usageError } from '../util/errors.js';
+import { isSafeSegment } from '../util/path-segment.js';
 import { fileError, readJsonFile } from '../util/json-file.js';
 import { parseToolDocument, type ToolDocument, type ToolLocation } from './tool-document.js';
 
@@ -90,7 +91,7 @@ export class ToolEnvironment {
    * A malformed file throws its input error (exit 2), every time it is asked for.
    */
   find(category: string, standardName: string): ToolDocument | undefined {
-    if (!isSafeSegment(category) || standardName.includes('/') || standardName.includes('\\')) return undefined;
+    if (!isSafeSegment(category) || !isSafeSegment(`${standardName}.json`)) return undefined;
     const file = join(this.root, category, `${standardName}.json`);
     const cached = this.documents.get(file);
     if (cached === 'missing') return undefined;
@@ -161,10 +162,6 @@ function jsonFilesIn(directory: string): string[] {
 function unwrap(entry: ToolDocument | ToolbenchError): ToolDocument {
   if (entry instanceof ToolbenchError) throw entry;
   return entry;
-}
-
-function isSafeSegment(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\\');
 }
 
 type EntryKind = 'file' | 'directory' | 'other' | 'missing';

@@ -10,7 +10,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cacheKey } from '../../src/env/response-cache.js';
-import { parseToolInput } from '../../src/env/virtual-api.js';
+import { parseToolInput } from '../../src/env/tool-input.js';
 import { PyFloat, isPyObject, type PyObject, type PyValue } from '../../src/util/py-value.js';
 import { pyRepr } from '../../src/util/pyrepr.js';
 import { SKIP_WITHOUT_DATA, dataPath, readJson } from '../helpers/paths.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cacheKey } from '../../src/env/response-cache.js';
-import { parseToolInput } from '../../src/env/virtual-api.js';
+import { parseToolInput } from '../../src/env/tool-input.js';
 import type { PyValue } from '../../src/util/py-value.js';
 
 /** A test name that shows invisible characters as escapes. */

@@ -8,9 +8,9 @@ import {
   filterBySchema,
   functionErrorReply,
   importStatement,
-  parseToolInput,
   toServerReply,
 } from '../../src/env/tool-result.js';
+import { parseToolArguments } from '../../src/env/tool-input.js';
 import { PyFloat, type PyValue } from '../../src/util/py-value.js';
 import { pyJsonParse } from '../../src/util/pyjson-parse.js';
 
@@ -143,17 +143,17 @@ describe('error replies', () => {
   });
 });
 
-describe('parseToolInput (formats.md §12.3 step 2)', () => {
+describe('parseToolArguments (formats.md §12.3 step 2)', () => {
   test('an object is the arguments; empty text, `[]` and `""` are none', () => {
-    assert.deepEqual(parseToolInput('{"a": 1}'), { a: 1 });
-    for (const empty of ['', '[]', '""', ' {} ']) assert.deepEqual(parseToolInput(empty), {}, empty);
+    assert.deepEqual(parseToolArguments('{"a": 1}'), { a: 1 });
+    for (const empty of ['', '[]', '""', ' {} ']) assert.deepEqual(parseToolArguments(empty), {}, empty);
   });
 
   test('text that is not JSON, or JSON that cannot name arguments, is unparsable', () => {
-    for (const bad of ['{a: 1}', '{"a": 1', 'null', '5', '[1]', '"x"', '['.repeat(100_000)]) assert.equal(parseToolInput(bad), undefined);
+    for (const bad of ['{a: 1}', '{"a": 1', 'null', '5', '[1]', '"x"', '['.repeat(100_000)]) assert.equal(parseToolArguments(bad), undefined);
   });
 
   test('floats keep their Python form', () => {
-    assert.ok(parseToolInput('{"a": 1.0}')?.a instanceof PyFloat);
+    assert.ok(parseToolArguments('{"a": 1.0}')?.a instanceof PyFloat);
   });
 });
