@@ -4,7 +4,8 @@
  * the precedence flags > environment > `--config` file > defaults.
  */
 import { Option, type Command } from 'commander';
-import { ENV_KINDS, OBSERVATION_COMPRESS_METHODS, REAL_BACKENDS, resolveEnvConfig, type EnvConfig } from '../config/env-config.js';
+import { ENV_KINDS, REAL_BACKENDS, resolveEnvConfig, type EnvConfig } from '../config/env-config.js';
+import { OBSERVATION_COMPRESS_METHODS } from '../env/tool-call.js';
 import { loadConfigFile, type ConfigFile, type FlagValues } from '../config/settings.js';
 import type { EnvDeps } from '../env/create-env.js';
 import type { CliIo, Reporter } from './io.js';

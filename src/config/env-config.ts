@@ -5,7 +5,7 @@
  * to `--config` as is (its `api_key` is refused: keys come from the environment).
  */
 import { delimiter } from 'node:path';
-import type { ObservationCompress } from '../env/service-env.js';
+import { OBSERVATION_COMPRESS_METHODS, type ObservationCompress } from '../env/tool-call.js';
 import {
   optionalText,
   parseBoolean,
@@ -22,7 +22,6 @@ import { resolveSettings } from './settings.js';
 
 export const ENV_KINDS = ['virtual', 'service', 'rapidapi', 'local', 'replay'] as const;
 export type EnvKind = (typeof ENV_KINDS)[number];
-export const OBSERVATION_COMPRESS_METHODS: readonly ObservationCompress[] = ['truncate', 'filter', 'random'];
 export const REAL_BACKENDS = ['service', 'rapidapi'] as const;
 
 const setting = <T>(spec: SettingSpec<T>): SettingSpec<T> => spec;

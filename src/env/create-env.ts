@@ -39,23 +39,28 @@ export function createToolEnv(config: EnvConfig, deps: EnvDeps): ToolEnv {
 }
 
 export function createBackend(config: EnvConfig, deps: EnvDeps): ToolBackend {
+  const tools = toolsOf(config);
   switch (config.kind) {
     case 'virtual':
-      return createVirtualBackend(createVirtualApi(config, deps));
+      return createVirtualBackend(createVirtualApi(config, deps, tools));
     case 'service':
       return serviceBackend(config, deps);
     case 'rapidapi':
-      return rapidApiBackend(config);
+      return rapidApiBackend(config, tools);
     case 'local':
-      return createLocalBackend({ toolsRoot: openTools(config, '--env local').root, compress: config.observationCompress, examples: responseExamples(config), draw: drawFor(config) });
+      return createLocalBackend({
+        toolsRoot: requireTools(tools, '--env local').root,
+        compress: config.observationCompress,
+        examples: responseExamples(config, tools),
+        draw: drawFor(config),
+      });
     case 'replay':
       return createReplayBackend([...config.replayFrom, ...(config.cache === undefined ? [] : [config.cache])], { warn: deps.warn });
   }
 }
 
 /** The virtual API of a configuration; `serve tools` builds its server on the same object. */
-export function createVirtualApi(config: EnvConfig, deps: EnvDeps): VirtualApi {
-  const tools = config.tools === undefined ? undefined : ToolEnvironment.open(config.tools);
+export function createVirtualApi(config: EnvConfig, deps: EnvDeps, tools = toolsOf(config)): VirtualApi {
   const simulator =
     config.keys.openai === undefined && config.simulatorBaseUrl === undefined
       ? undefined
@@ -71,7 +76,7 @@ export function createVirtualApi(config: EnvConfig, deps: EnvDeps): VirtualApi {
     cache: config.cache === undefined ? undefined : new ResponseCache(config.cache, { warn: deps.warn }),
     save: config.saveCache,
     tools,
-    real: config.allowReal ? (config.real === 'service' ? serviceBackend(config, deps) : rapidApiBackend(config)) : undefined,
+    real: config.allowReal ? (config.real === 'service' ? serviceBackend(config, deps) : rapidApiBackend(config, tools)) : undefined,
     simulator,
     warn: deps.warn,
   });
@@ -92,27 +97,31 @@ function serviceBackend(config: EnvConfig, deps: EnvDeps): ToolBackend {
   });
 }
 
-function rapidApiBackend(config: EnvConfig): ToolBackend {
+function rapidApiBackend(config: EnvConfig, tools: ToolEnvironment | undefined): ToolBackend {
   if (config.keys.rapidapi === undefined) throw usageError('RapidAPI calls need your key in RAPIDAPI_KEY');
   return createRapidApiBackend({
-    tools: openTools(config, 'RapidAPI calls'),
+    tools: requireTools(tools, 'RapidAPI calls'),
     key: config.keys.rapidapi,
     timeoutMs: config.timeoutSeconds * 1000,
     compress: config.observationCompress,
-    examples: responseExamples(config),
+    examples: responseExamples(config, tools),
     draw: drawFor(config),
   });
 }
 
-function openTools(config: EnvConfig, who: string): ToolEnvironment {
-  if (config.tools === undefined) throw usageError(`${who} need the tool folder: --tools DIR or TOOLBENCH_TOOLS`);
-  return ToolEnvironment.open(config.tools);
+function toolsOf(config: EnvConfig): ToolEnvironment | undefined {
+  return config.tools === undefined ? undefined : ToolEnvironment.open(config.tools);
+}
+
+function requireTools(tools: ToolEnvironment | undefined, who: string): ToolEnvironment {
+  if (tools === undefined) throw usageError(`${who} need the tool folder: --tools DIR or TOOLBENCH_TOOLS`);
+  return tools;
 }
 
 /** `--response-examples`, else the `response_examples/` folder beside the tools (toolenv layout). */
-function responseExamples(config: EnvConfig): ResponseExamples {
-  if (config.responseExamples !== undefined || config.tools === undefined) return new ResponseExamples(config.responseExamples);
-  const sibling = join(dirname(ToolEnvironment.open(config.tools).root), 'response_examples');
+function responseExamples(config: EnvConfig, tools: ToolEnvironment | undefined): ResponseExamples {
+  if (config.responseExamples !== undefined || tools === undefined) return new ResponseExamples(config.responseExamples);
+  const sibling = join(dirname(tools.root), 'response_examples');
   return new ResponseExamples(existsSync(sibling) ? sibling : undefined);
 }
 

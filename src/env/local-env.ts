@@ -16,13 +16,12 @@ import { pathToFileURL } from 'node:url';
 import { PyFloat, defineKey, isPyObject, orderedKeys, type PyObject, type PyValue } from '../util/py-value.js';
 import { isSafeSegment } from '../util/path-segment.js';
 import type { ResponseExamples } from './response-examples.js';
-import type { ApiRef, BackendAnswer, CallOptions, ToolBackend } from './tool-call.js';
+import type { ApiRef, BackendAnswer, CallOptions, ObservationCompress, ToolBackend } from './tool-call.js';
 import {
   functionErrorReply,
   importStatement,
   toServerReply,
   toolInputErrorReply,
-  type CompressMethod,
   type ServerReply,
 } from './tool-result.js';
 import { parseToolArguments } from './tool-input.js';
@@ -30,7 +29,7 @@ import { parseToolArguments } from './tool-input.js';
 export interface LocalBackendOptions {
   /** The `tools` folder holding `<Category>/<tool>/api.mjs`. */
   readonly toolsRoot: string;
-  readonly compress: CompressMethod;
+  readonly compress: ObservationCompress;
   readonly examples: ResponseExamples;
   /** Uniform draw in [0, 1) for `random` compression. */
   readonly draw: (api: ApiRef, args: string) => number;

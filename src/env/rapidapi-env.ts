@@ -20,13 +20,12 @@ import { pyJsonParse } from '../util/pyjson-parse.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { pyStr } from '../util/pyrepr.js';
 import type { ResponseExamples } from './response-examples.js';
-import type { ApiRef, BackendAnswer, CallOptions, ToolBackend } from './tool-call.js';
+import type { ApiRef, BackendAnswer, CallOptions, ObservationCompress, ToolBackend } from './tool-call.js';
 import {
   functionErrorReply,
   importStatement,
   toServerReply,
   toolInputErrorReply,
-  type CompressMethod,
   type ServerReply,
 } from './tool-result.js';
 import { parseToolArguments } from './tool-input.js';
@@ -37,7 +36,7 @@ export interface RapidApiBackendOptions {
   readonly key: string;
   /** Deadline of one request, headers and body included. */
   readonly timeoutMs: number;
-  readonly compress: CompressMethod;
+  readonly compress: ObservationCompress;
   readonly examples: ResponseExamples;
   /** Uniform draw in [0, 1) for `random` compression. */
   readonly draw: (api: ApiRef, args: string) => number;

@@ -12,9 +12,7 @@ import { ToolbenchError } from '../util/errors.js';
 import { pyJsonParse } from '../util/pyjson-parse.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { httpWithRetries } from './http-call.js';
-import type { ApiRef, BackendAnswer, CallOptions, ToolBackend } from './tool-call.js';
-
-export type ObservationCompress = 'truncate' | 'filter' | 'random';
+import type { ApiRef, BackendAnswer, CallOptions, ObservationCompress, ToolBackend } from './tool-call.js';
 
 export interface ServiceOptions {
   readonly url: string;

@@ -68,6 +68,13 @@ export interface ToolBackend {
   close?(): Promise<void>;
 }
 
+/**
+ * How tool results are shortened (algorithms.md §5.4): sent to the service as `strip`, applied by
+ * the RapidAPI and local runners; `truncate` only cuts.
+ */
+export const OBSERVATION_COMPRESS_METHODS = ['truncate', 'filter', 'random'] as const;
+export type ObservationCompress = (typeof OBSERVATION_COMPRESS_METHODS)[number];
+
 /** A server reply with the two upstream fields. */
 export function serverReply(error: string, response: PyValue): { error: string; response: PyValue } {
   return { error, response };

@@ -6,22 +6,20 @@
  */
 import { TOOL_ERROR_TEXT } from '../protocol/prompts.js';
 import { pyHead } from '../util/py-string.js';
-import { isPyObject, orderedKeys, orderedObject, type PyObject, type PyValue } from '../util/py-value.js';
-import { JsonSyntaxError, pyJsonParse } from '../util/pyjson-parse.js';
+import { isPyObject, orderedKeys, orderedObject, type PyValue } from '../util/py-value.js';
 import { pyStr } from '../util/pyrepr.js';
-import type { ApiRef } from './tool-call.js';
+import type { ApiRef, ObservationCompress } from './tool-call.js';
 
 /** `--observ_compress_method` (spec algorithms.md §5.4). */
-export type CompressMethod = 'truncate' | 'filter' | 'random';
 
 /** What the runner replies; `response` is the pyrepr of the result, cut to 2048 code points. */
-export interface ServerReply {
+export type ServerReply = {
   readonly error: string;
   readonly response: string;
-}
+};
 
 export interface ServerReplyOptions {
-  readonly compress: CompressMethod;
+  readonly compress: ObservationCompress;
   /** This API's response-example schema (response-examples.ts); undefined when there is none. */
   readonly schema: PyValue | undefined;
   /** A uniform draw in [0, 1), taken once per call when `compress` is `random`. */

@@ -4,21 +4,17 @@
  * simulation; new replies are written back to the cache. The in-process `virtual` environment and
  * `toolbench serve tools` both run this, so they answer identically.
  */
-import {
-  CHAT_WITH_USER_RESPONSE,
-  SIMULATION_FAILED_ERROR,
-  TOOL_ERROR_TEXT,
-} from '../protocol/prompts.js';
+import { CHAT_WITH_USER_RESPONSE, SIMULATION_FAILED_ERROR } from '../protocol/prompts.js';
 import { changeName, standardize, standardizeCategory } from '../registry/names.js';
 import type { ToolDocument } from '../registry/tool-document.js';
 import type { ToolEnvironment } from '../registry/tool-environment.js';
 import { ToolbenchError } from '../util/errors.js';
-import { pyJsonParse } from '../util/pyjson-parse.js';
 import { pyJsonDumps } from '../util/pyjson.js';
-import { isPyObject, type PyValue } from '../util/py-value.js';
+import type { PyValue } from '../util/py-value.js';
 import { isUsableRealReply } from './real-reply-check.js';
 import { cacheKey, type CacheLocation, type ResponseCache } from './response-cache.js';
 import { parseToolInput } from './tool-input.js';
+import { toolInputErrorReply } from './tool-result.js';
 import { isSafeSegment } from '../util/path-segment.js';
 import { buildApiDoc, selectExamples, type Simulator } from './simulator.js';
 import { serverReply, type ApiRef, type CallOptions, type ToolBackend, type ToolCallSource } from './tool-call.js';
@@ -104,7 +100,7 @@ export class VirtualApi {
     }
     const input = parseToolInput(request.tool_input);
     if (input === undefined) {
-      return { reply: serverReply(TOOL_ERROR_TEXT.toolInputParse, ''), source: 'environment', type: 'tool_input_parse_error' };
+      return { reply: toolInputErrorReply(), source: 'environment', type: 'tool_input_parse_error' };
     }
     const key = cacheKey(input);
     const cached = await cache?.lookup(target.location, key);

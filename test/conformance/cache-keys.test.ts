@@ -6,33 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cacheKey } from '../../src/env/response-cache.js';
 import { parseToolInput } from '../../src/env/tool-input.js';
 import { PyFloat, isPyObject, type PyObject, type PyValue } from '../../src/util/py-value.js';
 import { pyRepr } from '../../src/util/pyrepr.js';
-import { SKIP_WITHOUT_DATA, dataPath, readJson } from '../helpers/paths.js';
-
-/** The folders of the shared data that hold answer files (README §3). */
-const ANSWER_ROOTS = ['toolbench/data_example/answer', 'stabletoolbench/data_example/answer', 'toolbench/history-b2384c2/data/toolllama'];
-
-function jsonFiles(directory: string): string[] {
-  return readdirSync(directory)
-    .sort()
-    .flatMap((name) => {
-      const path = join(directory, name);
-      return statSync(path).isDirectory() ? jsonFiles(path) : name.endsWith('.json') ? [path] : [];
-    });
-}
-
-/** Every DFS (`tree`) and CoT (`trys`) answer file; processed SFT files (JSON lists) are not answers. */
-function answerFiles(): { file: string; answer: PyObject }[] {
-  return ANSWER_ROOTS.flatMap((root) => jsonFiles(dataPath(root)))
-    .map((file) => ({ file, answer: readJson<PyValue>(file) }))
-    .filter((entry): entry is { file: string; answer: PyObject } => isPyObject(entry.answer) && ('tree' in entry.answer || 'trys' in entry.answer));
-}
+import { answerFiles } from '../helpers/answer-files.js';
+import { SKIP_WITHOUT_DATA } from '../helpers/paths.js';
 
 /** Arguments texts of the tool calls (not Finish) in an answer's nodes and messages. */
 function argumentTexts(answer: PyObject): string[] {

@@ -4,35 +4,16 @@
  * and status code unchanged (spec formats.md §3; replay-env.ts).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { shapeToolEnv } from '../../src/env/observation.js';
 import { createReplayBackend } from '../../src/env/replay-env.js';
 import { TOOL_STATUS } from '../../src/env/status.js';
 import type { ApiRef, ToolEnv } from '../../src/env/tool-call.js';
 import { functionName } from '../../src/registry/names.js';
-import { isPyObject, type PyObject, type PyValue } from '../../src/util/py-value.js';
-import { SKIP_WITHOUT_DATA, TOOLBENCH_DATA, dataPath, readJson } from '../helpers/paths.js';
-
-/** The folders of the shared data that hold answer files (README §3). */
-const ANSWER_ROOTS = ['toolbench/data_example/answer', 'stabletoolbench/data_example/answer', 'toolbench/history-b2384c2/data/toolllama'];
-
-function jsonFiles(directory: string): string[] {
-  return readdirSync(directory)
-    .sort()
-    .flatMap((name) => {
-      const path = join(directory, name);
-      return statSync(path).isDirectory() ? jsonFiles(path) : name.endsWith('.json') ? [path] : [];
-    });
-}
-
-/** Every DFS (`tree`) and CoT (`trys`) answer file; processed SFT files (JSON lists) are not answers. */
-function answerFiles(): { file: string; answer: PyObject }[] {
-  return ANSWER_ROOTS.flatMap((root) => jsonFiles(dataPath(root)))
-    .map((file) => ({ file, answer: readJson<PyValue>(file) }))
-    .filter((entry): entry is { file: string; answer: PyObject } => isPyObject(entry.answer) && ('tree' in entry.answer || 'trys' in entry.answer));
-}
+import { isPyObject, type PyObject } from '../../src/util/py-value.js';
+import { answerFiles } from '../helpers/answer-files.js';
+import { SKIP_WITHOUT_DATA, TOOLBENCH_DATA } from '../helpers/paths.js';
 
 interface RecordedCall {
   readonly name: string;
