@@ -4,6 +4,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import type { CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { registerCacheCommand } from './cache-command.js';
+import { registerInferCommand } from './infer-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerToolsCommand } from './tools-command.js';
 
@@ -35,10 +36,12 @@ Examples:
   $ toolbench tools show "Olato Quotes" --tools data/toolenv/tools
   $ toolbench tools functions --queries G1_instruction.json --id 588 --json
   $ toolbench tools call Social/olato_quotes/love_quote --cache tool_response_cache
-  $ toolbench serve tools --tools toolenv/tools --cache tool_response_cache --port 8080`,
+  $ toolbench serve tools --tools toolenv/tools --cache tool_response_cache --port 8080
+  $ toolbench infer --queries G1_instruction.json --tools toolenv/tools --cache tool_response_cache --model gpt-4o-mini --out answers`,
     );
   registerToolsCommand(program, io, outcome);
   registerCacheCommand(program, io, outcome);
   registerServeCommand(program, io, outcome);
+  registerInferCommand(program, io, outcome);
   return program;
 }

@@ -88,3 +88,52 @@ export const TOOL_ERROR_TEXT = {
   /** A local tool function threw: followed by the import statement, ` error...\n` and the exception. */
   functionExecuting: 'Function executing ',
 } as const;
+
+/** prompts.md §1.1: the agent's system message; `{task_description}` is replaced with the task description (§1.2). */
+export const AGENT_SYSTEM_PROMPT =
+  "You are AutoGPT, you can use many tools(functions) to do the following task.\nFirst I will give you the task description, and your task start.\nAt each step, you need to give your thought to analyze the status now and what to do next, with a function call to actually excute your step.\nAfter the call, you will get the call result, and you are now in a new state.\nThen you will analyze your status now, then decide what to do next...\nAfter many (Thought-call) pairs, you finally perform the task, then you can give your finial answer.\nRemember: \n1.the state change is irreversible, you can't go back to one of the former state, if you want to restart the task, say \"I give up and restart\".\n2.All the thought is short, at most in 5 sentence.\n3.You can do more then one trys, so if your plan is to continusly try some conditions, you can do one of the conditions per try.\nLet's Begin!\nTask description: {task_description}";
+
+/** prompts.md §1.3: the agent's first user message; `{input_description}` is replaced with the query. */
+export const AGENT_USER_PROMPT = "\n{input_description}\nBegin!\n";
+
+/** prompts.md §1.7: the DFSDT diversity prompt; `{previous_candidate}` is replaced. */
+export const DIVERSITY_PROMPT =
+  "This is not the first time you try this task, all previous trails failed.\nBefore you generate my thought for this state, I will first show you your previous actions for this state, and then you must generate actions that is different from all of them. Here are some previous actions candidates:\n{previous_candidate}\nRemember you are now in the intermediate state of a trail, you will first analyze the now state and previous action candidates, then make actions that is different from all the previous.";
+
+/** prompts.md §1.7: appended to `{previous_candidate}` before the node's own observation. */
+export const DIVERSITY_FORMER_OBSERVATION = "again, your former observation: ";
+
+/** prompts.md §1.8a: the pairwise ranking system message (DFS_wFilter); `{{...}}` markers reach the model literally. */
+export const RANK_SYSTEM_PROMPT =
+  "\nYou are value-GPT, which is an expert of defining which trail is better, which trail is more close to solving the task. \nAll candidate tries to solve this task with some funciton calls:\n*******************************\n{{TASK_DESCRIPTION}}\n{task_description}\n{{END_TASK_DESCRIPTION}}\n*******************************\nFirst, all candidate do the following things:\n{intersect_trice}\nAfter that, there are two candidates A and B, they do different things:\n*******************************\n{{CANDIDATE_A_START}}\n{candidate_A}\n{{CANDIDATE_A_END}}\n*******************************\n{{CANDIDATE_B_START}}\n{candidate_B}\n{{CANDIDATE_B_END}}\nWhich try do you think is more helpful to solving the task?\n";
+
+/** prompts.md §1.8b: the pairwise ranking user message. */
+export const RANK_USER_PROMPT = "\nTell me which candidate is better in ONE Word: \"A\" or \"B\":";
+
+/** prompts.md §1.9: `process_system_message`: replace SEARCH by REPLACEMENT once, then append SUFFIX + str(functions). */
+export const TOOLLLAMA_SYSTEM_REWRITE = {
+  search: "with a function call to actually excute your step.",
+  replacement: "with a function call to actually excute your step. Your output should follow this format:\nThought:\nAction\nAction Input:\n",
+  suffix: "\nSpecifically, you have access to the following APIs: ",
+} as const;
+
+/** prompts.md §1.13: StableToolBench's vLLM ToolLLaMA client gives up with this prefix when the context overflows. */
+export const TOOLLLAMA_OVERFLOW_PREFIX = "The response is too long, please try again.\nOrignal response: ";
+
+/**
+ * prompts.md §1.6: the observations of a `Finish` call and of an unknown function. Several are
+ * deliberately not valid JSON; they are protocol and appear in prompts and training data.
+ */
+export const FINISH_OBSERVATION = {
+  missingReturnType: '{error:"must have "return_type""}',
+  giveUp: '{"response":"chose to give up and restart"}',
+  missingFinalAnswer: '{error:"must have "final_answer""}',
+  finalAnswer: '{"response":"successfully giving the final answer."}',
+  badReturnType: '{error:""return_type" is not a valid choice"}',
+} as const;
+
+/** prompts.md §1.6: the `error` text for a function name that matches nothing (inside a pyjson reply). */
+export const noSuchFunctionError = (name: string): string => `No such function name: ${name}`;
+
+/** algorithms.md §5.3: the name a hallucinated call is renamed to before it is stored. */
+export const HALLUCINATED_FUNCTION_NAME = 'invalid_hallucination_function_name';

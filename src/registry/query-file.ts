@@ -63,7 +63,8 @@ export function findQueryInFile(file: string, id: string): { query: Query | unde
   return { query: undefined, scanned };
 }
 
-function parseQuery(value: PyValue, file: string, index: number): Query {
+/** One query item of a query file (item `index`, for its default id and for messages). */
+export function parseQuery(value: PyValue, file: string, index: number): Query {
   const path = `$[${index}]`;
   const raw = expectObject(value, file, path);
   return {

@@ -38,3 +38,9 @@ export function pyReplace(text: string, old: string, replacement: string): strin
   if (old !== '') return text.split(old).join(replacement);
   return replacement + Array.from(text).map((character) => character + replacement).join('');
 }
+
+/** Python `len(s)` (code points). */
+export function pyLength(text: string): number {
+  if (!ASTRAL.test(text)) return text.length;
+  return Array.from(text).length;
+}

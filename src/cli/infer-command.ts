@@ -1,0 +1,250 @@
+/**
+ * `toolbench infer`: query files in, one upstream answer file per query out
+ * (`<out>/<query_id>_<method>.json`), searched with CoT@N, DFSDT or DFS with ranking. Resumes by
+ * skipping answered queries; runs `--workers` queries at a time; `--json` streams events.
+ */
+import type { Command } from 'commander';
+import { createToolEnv } from '../env/create-env.js';
+import type { ToolEnv } from '../env/tool-call.js';
+import { createDirectorySink, createLinesSink, FAILURES_FILE } from '../infer/answer-sink.js';
+import { encodeInferEvent, type InferEvent } from '../infer/infer-events.js';
+import { selectJobs, type InferJob } from '../infer/infer-job.js';
+import { resolveInferSettings, type InferFlags, type InferSettings } from '../infer/infer-settings.js';
+import { formatSummary } from '../infer/infer-summary.js';
+import { startProgressBar, type ProgressBar } from '../infer/progress-bar.js';
+import { jobsOfQueries, readQuerySources, readStreamText } from '../infer/query-source.js';
+import { replayJobs } from '../infer/replay-jobs.js';
+import { runInfer } from '../infer/run-infer.js';
+import type { Backbone } from '../llm/backbone.js';
+import { createBackbone } from '../llm/create-backbone.js';
+import { FINISH_VERSIONS } from '../registry/function-schema.js';
+import { ToolEnvironment } from '../registry/tool-environment.js';
+import { parseMethod } from '../search/method.js';
+import { openRecordedRun } from '../search/replay.js';
+import { runSearch } from '../search/run-search.js';
+import { buildSearchTask } from '../search/task.js';
+import { COMPAT_FLAGS } from '../search/types.js';
+import { ToolbenchError } from '../util/errors.js';
+import type { EnvConfig } from '../config/env-config.js';
+import { addEnvOptions, envConfigOf, envDeps } from './env-options.js';
+import { createReporter, type CliIo, type Reporter } from './io.js';
+import type { CommandOutcome } from './outcome.js';
+import { PROCESS_STOP_SIGNALS, type StopSignals } from './serve-tools.js';
+
+/** Standard input, when the io passed in has one (tests); the process's otherwise. */
+type InferIo = CliIo & { readonly stdin?: AsyncIterable<Buffer | string> & { readonly isTTY?: boolean } };
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+export function registerInferCommand(program: Command, io: CliIo, outcome: CommandOutcome, signals: StopSignals = PROCESS_STOP_SIGNALS): void {
+  const command = program
+    .command('infer')
+    .description('answer queries with a tool-use search (CoT@N, DFSDT): one upstream answer file per query')
+    .option('--queries <file>', 'query file: a JSON array (ToolBench layout) or JSON lines; - for standard input (repeatable)', collect)
+    .option('--out <dir>', 'folder for <query_id>_<method>.json answer files; - for one JSON answer a line on standard output')
+    .option('--method <name>', 'CoT@N, DFS_woFilter_wN (DFSDT) or DFS_wFilter_wN (with LLM ranking) (default DFS_woFilter_w2)')
+    .option('--backbone <kind>', 'openai (chat API, functions or tools), toolllama (ToolLLaMA text format on a completions endpoint), replay (recorded answer files) (default openai)')
+    .option('--model <name>', 'model name sent to the endpoint')
+    .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL or OPENAI_API_BASE, else OpenAI); key from OPENAI_API_KEY')
+    .option('--model-path <dir>', 'local checkpoint (not available yet: serve it with vLLM and use --backbone toolllama)')
+    .option('--lora-path <dir>', 'LoRA adapter for --model-path (not available yet)')
+    .option('--shape <shape>', 'message shape: functions (ToolBench) or tools (StableToolBench) (default tools for openai, functions for toolllama)')
+    .option('--history <mode>', 'toolllama: how earlier turns are written: training, toolbench or stabletoolbench (default training)')
+    .option('--temperature <t>', 'sampling temperature (default: the API default for openai, 0 for toolllama)')
+    .option('--max-tokens <n>', 'completion tokens per call (default 1024)')
+    .option('--max-query-count <n>', 'LLM calls allowed per query (default 200)')
+    .option('--max-depth <n>', 'depth at which a branch is cut, single_chain_max_step (default 12)')
+    .option('--workers <n>', 'queries searched at the same time (default 1)')
+    .option('--rpm <n>', 'at most n LLM requests a minute, over all workers')
+    .option('--shard <i/n>', 'run shard i of n: the queries at positions p (from 0, over all --queries) with p mod n = i-1')
+    .option('--ids <list>', 'only these query ids, comma-separated')
+    .option('--max-cost <usd>', 'start no more queries once the LLM calls of this run have cost this many US dollars')
+    .option('--prices <file>', 'YAML model prices (models: {name: {input, output}} in $ per 1M tokens) merged over the built-in ones')
+    .option('--overwrite', 'search queries again even when their answer file exists')
+    .option('--compat <flag>', `reproduce an upstream behaviour: ${COMPAT_FLAGS.join(', ')} (repeatable)`, collect)
+    .option('--finish <version>', `wording of the Finish function: ${FINISH_VERSIONS.join(' or ')} (default current)`)
+    .option('--json', 'one JSON event a line on standard output: run_start, query_start, llm, tool, node, query_end, query_error, run_end');
+  addEnvOptions(command)
+    .addHelpText(
+      'after',
+      `
+Answers are written atomically as <out>/<query_id>_<method>.json (pyjson, as upstream), and a
+query whose file exists is skipped, so an interrupted run resumes where it stopped. A query that
+fails is listed in <out>/${FAILURES_FILE} and the run goes on (exit 3 at the end). Ctrl-C stops
+the queries in flight, writes nothing partial and exits 130. --shard splits by position, so the
+shards' answer folders merge by file name. --seed seeds both the search and the tool environment.
+
+Examples:
+  $ toolbench infer --queries data/test_instruction/G1_instruction.json --tools data/toolenv/tools \\
+      --cache tool_response_cache --model gpt-4o-mini --out answers/G1_instruction --workers 8
+  $ toolbench infer --queries G1_instruction.json --backbone toolllama --model ToolBench/ToolLLaMA-2-7b-v2 \\
+      --base-url http://localhost:8000/v1 --method CoT@1 --out answers --shard 1/4
+  $ toolbench infer --backbone replay --env replay --replay-from data/answer/G1_answer --method DFS_woFilter_w2 --out rerun
+  $ jq -c '.[]' G1_instruction.json | toolbench infer --queries - --out - --env replay --replay-from cache/ | jq .win
+  $ toolbench infer --queries G1_instruction.json --out answers --json --max-cost 5 | jq -c 'select(.event == "query_end")'`,
+    )
+    .action(async (_flags: unknown, self: Command) => {
+      await inferCommand(self, io as InferIo, outcome, signals);
+    });
+}
+
+async function inferCommand(command: Command, io: InferIo, outcome: CommandOutcome, signals: StopSignals): Promise<void> {
+  const flags = command.optsWithGlobals() as InferFlags & { color?: boolean };
+  let bar: ProgressBar | undefined;
+  // messages go above the progress bar while it is shown
+  const messageIo: CliIo = { ...io, stderr: { isTTY: io.stderr.isTTY, write: (text) => (bar === undefined ? io.stderr.write(text) : bar.log(text)) } };
+  const reporter = createReporter(messageIo, { color: flags.color });
+  const settings = resolveInferSettings(flags, io.env);
+  const envConfig = envConfigOf(command, io, reporter);
+  const showBar = !settings.json && io.stderr.isTTY === true && io.env.TERM !== 'dumb';
+
+  const resources = openResources(settings, envConfig, reporter, io);
+  const controller = new AbortController();
+  let interruptedBy: string | undefined;
+  const unlisten = signals.listen((signal) => {
+    if (interruptedBy !== undefined) return;
+    interruptedBy = signal;
+    reporter.warn(`${signal}: stopping the queries in flight; finished answers are on disk (again to quit at once)`);
+    controller.abort(new ToolbenchError('interrupted', 130, `interrupted (${signal})`));
+    unlisten(); // a second Ctrl-C gets the default behaviour: quit at once
+  });
+  const emit = (event: InferEvent): void => {
+    if (settings.json) io.stdout.write(encodeInferEvent(event));
+    bar?.onEvent(event);
+  };
+  try {
+    const total = showBar ? await countJobs(resources.jobs) : undefined;
+    emit({
+      event: 'run_start',
+      method: settings.method.name,
+      backbone: settings.backbone,
+      ...(settings.model === undefined ? {} : { model: settings.model }),
+      out: settings.out,
+      workers: settings.workers,
+      ...(flags.shard === undefined ? {} : { shard: flags.shard }),
+      ...(settings.maxCost === undefined ? {} : { max_cost: settings.maxCost }),
+      ...(total === undefined ? {} : { total }),
+    });
+    if (showBar) bar = startProgressBar(io.stderr as NodeJS.WritableStream, total);
+    const summary = await runInfer(resources.jobs(reporter.warn), {
+      method: settings.method,
+      maxDepth: settings.maxDepth,
+      maxQueryCount: settings.maxQueryCount,
+      seed: envConfig.seed,
+      compat: settings.compat,
+      workers: settings.workers,
+      maxCost: settings.maxCost,
+      overwrite: settings.overwrite,
+      sink: settings.out === '-' ? createLinesSink(io.stdout) : createDirectorySink(settings.out, settings.method.name),
+      search: runSearch,
+      signal: controller.signal,
+      onEvent: emit,
+      warn: reporter.warn,
+      now: Date.now,
+    });
+    bar?.stop();
+    bar = undefined;
+    const { fatal, stoppedBy, ...counts } = summary;
+    emit({ event: 'run_end', ...counts, stopped_by: stoppedBy, ...(fatal === undefined ? {} : { error: errorMessage(fatal) }) });
+    if (!settings.json || stoppedBy !== 'completed') {
+      const failuresFile = settings.out === '-' ? undefined : `${settings.out}/${FAILURES_FILE}`;
+      reporter.info(formatSummary(summary, { out: settings.out, maxCost: settings.maxCost, failuresFile }));
+    }
+    if (summary.fatal !== undefined) throw summary.fatal;
+    if (stoppedBy === 'interrupted') throw new ToolbenchError('interrupted', 130, `interrupted (${interruptedBy ?? 'SIGINT'}): ${summary.done} answers were written; run the same command again to resume`);
+    if (summary.failed > 0) outcome.partial = true;
+  } finally {
+    unlisten();
+    bar?.stop();
+    await resources.close();
+  }
+}
+
+interface Resources {
+  /** A fresh job stream each call (the progress bar counts one, the run reads another). */
+  readonly jobs: (warn: (message: string) => void) => AsyncIterable<InferJob>;
+  close(): Promise<void>;
+}
+
+/** The run's jobs, with the backbone and tool environment they share (none for replay). */
+function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: Reporter, io: InferIo): Resources {
+  const selection = (warn: (message: string) => void) => ({ shard: settings.shard, ids: settings.ids, warn });
+  if (settings.backbone === 'replay') {
+    if (envConfig.replayFrom.length === 0) throw new ToolbenchError('usage.invalid', 2, '--backbone replay needs --replay-from DIR: the recorded answer files to run again');
+    if (envConfig.kind !== 'replay' && envConfig.origins.kind !== 'default') {
+      reporter.warn(`--backbone replay answers tool calls from the recordings; --env ${envConfig.kind} is not used`);
+    }
+    const candidates = replayJobs(envConfig.replayFrom, settings.method.name, (file) => openReplayJob(file, reporter.warn), reporter.warn);
+    return { jobs: (warn) => selectJobs(iterate(candidates), selection(warn)), close: async () => {} };
+  }
+  const backbone: Backbone = createBackbone({
+    kind: settings.backbone,
+    model: settings.model,
+    baseUrl: settings.baseUrl,
+    apiKey: envConfig.keys.openai,
+    shape: settings.shape,
+    history: settings.history,
+    temperature: settings.temperature,
+    seed: envConfig.seed,
+    maxTokens: settings.maxTokens,
+    pricesFile: settings.pricesFile,
+    concurrency: settings.workers,
+    requestsPerMinute: settings.rpm,
+  });
+  let env: ToolEnv;
+  try {
+    env = createToolEnv(envConfig, envDeps(reporter));
+  } catch (error) {
+    void backbone.close?.();
+    throw error;
+  }
+  const tools = envConfig.tools === undefined ? undefined : ToolEnvironment.open(envConfig.tools);
+  const stdin = once(() => {
+    const input = io.stdin ?? process.stdin;
+    if (input.isTTY === true) reporter.info('reading queries from the terminal: end with Ctrl-D');
+    return readStreamText(input);
+  });
+  const open = (query: Parameters<typeof buildSearchTask>[0]) => ({ task: buildSearchTask(query, { tools, finish: settings.finish, warn: reporter.warn }), backbone, env });
+  return {
+    jobs: (warn) => selectJobs(jobsOfQueries(readQuerySources(settings.queries, stdin), open), selection(warn)),
+    async close() {
+      await env.close();
+      await backbone.close?.();
+    },
+  };
+}
+
+function openReplayJob(file: string, warn: (message: string) => void) {
+  const run = openRecordedRun(file, { warn });
+  return {
+    task: run.task,
+    backbone: run.backbone,
+    env: run.env,
+    method: parseMethod(run.method),
+    maxDepth: run.maxDepth,
+    maxQueryCount: run.maxQueryCount,
+    async close() {
+      await run.env.close();
+      await run.backbone.close?.();
+    },
+  };
+}
+
+async function countJobs(jobs: Resources['jobs']): Promise<number> {
+  let count = 0;
+  for await (const _job of jobs(() => undefined)) count++;
+  return count;
+}
+
+async function* iterate<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let promise: Promise<T> | undefined;
+  return () => (promise ??= make());
+}

@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, test } from 'node:test';
+import { NO_USAGE, type ChatMessage, type CompletionRequest, type TokenUsage } from '../../src/llm/backbone.js';
+import { createToolLlamaBackbone, type ToolLlamaBackboneOptions } from '../../src/llm/toolllama-backbone.js';
+import { buildToolLlamaPrompt } from '../../src/llm/toolllama-prompt.js';
+import {
+  AGENT_SYSTEM_PROMPT,
+  AGENT_USER_PROMPT,
+  FINISH_FUNCTION,
+  RANK_USER_PROMPT,
+  TASK_DESCRIPTION_PREFIX,
+  TOOLLLAMA_OVERFLOW_PREFIX,
+} from '../../src/protocol/prompts.js';
+import type { OpenAIFunction } from '../../src/registry/function-schema.js';
+import { ToolbenchError } from '../../src/util/errors.js';
+import { startFakeOpenAI, type FakeOpenAI, type FakeReply } from '../helpers/fake-openai.js';
+
+const API_KEY = 'sk-test-SECRET-0123456789';
+const MODEL = 'ToolBench/ToolLLaMA-2-7b-v2';
+
+const FUNCTIONS: readonly OpenAIFunction[] = [
+  {
+    name: 'love_quote_for_olato_quotes',
+    description: 'This is the subfunction for tool "olato_quotes", you can use this tool.',
+    parameters: { type: 'object', properties: {}, required: [], optional: [] },
+  },
+  FINISH_FUNCTION,
+];
+
+const MESSAGES: readonly ChatMessage[] = [
+  { role: 'system', content: AGENT_SYSTEM_PROMPT.replace('{task_description}', `${TASK_DESCRIPTION_PREFIX}1.olato_quotes: Quotes.\n`) },
+  { role: 'user', content: AGENT_USER_PROMPT.replace('{input_description}', 'Give me a love quote.') },
+];
+
+const AGENT_REQUEST: CompletionRequest = { messages: MESSAGES, functions: FUNCTIONS, purpose: 'agent' };
+
+const GENERATION = 'Thought: I need a love quote.\nAction: love_quote_for_olato_quotes\nAction Input: {}';
+const USAGE = { prompt_tokens: 900, completion_tokens: 20, total_tokens: 920 };
+
+let server: FakeOpenAI;
+let replies: FakeReply[] = [];
+
+beforeEach(async () => {
+  replies = [];
+  server = await startFakeOpenAI(() => replies.shift() ?? { status: 500, body: { error: { message: 'test: no reply left' } } });
+});
+afterEach(() => server.close());
+
+function backbone(overrides: Partial<ToolLlamaBackboneOptions> = {}) {
+  return createToolLlamaBackbone({ baseUrl: server.baseUrl, apiKey: API_KEY, model: MODEL, shape: 'functions', ...overrides });
+}
+
+test('the request is a completions call with the ToolLLaMA prompt and StableToolBench decoding', async () => {
+  replies.push({ text: GENERATION, usage: USAGE });
+  const result = await backbone().complete(AGENT_REQUEST);
+  assert.equal(result.ok, true);
+  assert.equal(server.requests.length, 1);
+  const request = server.requests[0]!;
+  assert.equal(request.path, '/v1/completions');
+  assert.equal(request.headers.authorization, `Bearer ${API_KEY}`);
+  assert.deepEqual(request.body, {
+    model: MODEL,
+    prompt: buildToolLlamaPrompt(MESSAGES, FUNCTIONS, { history: 'training' }),
+    max_tokens: 1024,
+    temperature: 0,
+    stop: ['</s>'],
+    echo: false,
+  });
+});
+
+test('seed, temperature, max_tokens and truncate_prompt_tokens are sent when set', async () => {
+  replies.push({ text: GENERATION, usage: USAGE });
+  await backbone({ seed: 7, temperature: 0.5, maxTokens: 512, truncatePromptTokens: 7168 }).complete(AGENT_REQUEST);
+  const body = server.requests[0]!.body;
+  assert.equal(body.seed, 7);
+  assert.equal(body.temperature, 0.5);
+  assert.equal(body.max_tokens, 512);
+  assert.equal(body.truncate_prompt_tokens, 7168);
+});
+
+test('the configured history mode shapes the prompt', async () => {
+  const messages: readonly ChatMessage[] = [
+    ...MESSAGES,
+    { role: 'assistant', content: 'I need a love quote.', function_call: { name: 'love_quote_for_olato_quotes', arguments: '{}' } },
+    { role: 'function', name: 'love_quote_for_olato_quotes', content: '{"error": "", "response": "x"}' },
+  ];
+  replies.push({ text: GENERATION, usage: USAGE }, { text: GENERATION, usage: USAGE });
+  await backbone().complete({ ...AGENT_REQUEST, messages });
+  await backbone({ history: 'toolbench' }).complete({ ...AGENT_REQUEST, messages });
+  assert.match(server.requests[0]!.body.prompt, /\nAssistant: \nThought: I need a love quote\.\nAction: love_quote_for_olato_quotes\nAction Input: \{\}\nFunction: /);
+  assert.match(server.requests[1]!.body.prompt, /\nAssistant: I need a love quote\.\nFunction: /);
+});
+
+test('functions shape: the thought as content and one function_call (ToolBench)', async () => {
+  replies.push({ text: GENERATION, usage: USAGE });
+  const result = await backbone({ costOf: (usage) => usage.totalTokens / 1000 }).complete(AGENT_REQUEST);
+  assert.ok(result.ok);
+  assert.equal(
+    JSON.stringify(result.message),
+    JSON.stringify({
+      role: 'assistant',
+      content: 'I need a love quote.',
+      function_call: { name: 'love_quote_for_olato_quotes', arguments: '{}' },
+    }),
+  );
+  assert.deepEqual(result.usage, { promptTokens: 900, completionTokens: 20, totalTokens: 920 } satisfies TokenUsage);
+  assert.equal(result.cost, 0.92);
+});
+
+test('tools shape: the raw text as content and one tool call with a derived 8-character id (StableToolBench vLLM)', async () => {
+  replies.push({ text: GENERATION, usage: USAGE });
+  const result = await backbone({ shape: 'tools', seed: 1 }).complete(AGENT_REQUEST);
+  assert.ok(result.ok);
+  const calls = result.message.tool_calls as readonly { id: string }[];
+  const id = calls[0]!.id;
+  assert.match(id, /^[A-Za-z0-9]{8}$/);
+  assert.equal(
+    JSON.stringify(result.message),
+    JSON.stringify({
+      role: 'assistant',
+      content: GENERATION,
+      tool_calls: [{ id, function: { name: 'love_quote_for_olato_quotes', arguments: '{}' }, type: 'function' }],
+    }),
+  );
+});
+
+test('the tool call id is reproducible: the same seed, prompt and text give the same id; another seed another', async () => {
+  const ids: string[] = [];
+  for (const seed of [1, 1, 2]) {
+    replies.push({ text: GENERATION, usage: USAGE });
+    const result = await backbone({ shape: 'tools', seed }).complete(AGENT_REQUEST);
+    assert.ok(result.ok);
+    ids.push((result.message.tool_calls as readonly { id: string }[])[0]!.id);
+  }
+  assert.equal(ids[0], ids[1]);
+  assert.notEqual(ids[0], ids[2]);
+});
+
+test('the text is cut at the last </s> and stripped before it is parsed and stored', async () => {
+  replies.push({ text: `\n ${GENERATION} \n</s> trailing`, usage: USAGE });
+  const result = await backbone({ shape: 'tools' }).complete(AGENT_REQUEST);
+  assert.ok(result.ok);
+  assert.equal(result.message.content, GENERATION);
+});
+
+test('a completion reaching the context size becomes the overflow give-up (prompts.md §1.13)', async () => {
+  const full = { prompt_tokens: 7168, completion_tokens: 1024, total_tokens: 8192 };
+  replies.push({ text: GENERATION, usage: full }, { text: GENERATION, usage: full });
+  const tools = await backbone({ shape: 'tools' }).complete(AGENT_REQUEST);
+  const functions = await backbone().complete(AGENT_REQUEST);
+  assert.ok(tools.ok && functions.ok);
+  const finish = { name: 'Finish', arguments: '{"return_type": "give_up_and_restart"}' };
+  assert.equal(
+    JSON.stringify(tools.message),
+    JSON.stringify({ role: 'assistant', content: TOOLLLAMA_OVERFLOW_PREFIX + GENERATION, tool_calls: [{ id: 0, function: finish, type: 'function' }] }),
+  );
+  assert.equal(
+    JSON.stringify(functions.message),
+    JSON.stringify({ role: 'assistant', content: TOOLLLAMA_OVERFLOW_PREFIX + GENERATION, function_call: finish }),
+  );
+  assert.equal(tools.usage.totalTokens, 8192);
+});
+
+test('one token under the context size is a normal reply; contextTokens moves the threshold', async () => {
+  replies.push(
+    { text: GENERATION, usage: { prompt_tokens: 7167, completion_tokens: 1024, total_tokens: 8191 } },
+    { text: GENERATION, usage: USAGE },
+  );
+  const under = await backbone().complete(AGENT_REQUEST);
+  const lowered = await backbone({ contextTokens: 920 }).complete(AGENT_REQUEST);
+  assert.ok(under.ok && lowered.ok);
+  assert.equal(under.message.content, 'I need a love quote.');
+  assert.equal(lowered.message.content, TOOLLLAMA_OVERFLOW_PREFIX + GENERATION);
+});
+
+test('rank purpose: plain roles without the function-list rewrite, the reply as text', async () => {
+  const messages: readonly ChatMessage[] = [
+    { role: 'system', content: 'You are value-GPT, which is an expert of defining which trail is better.' },
+    { role: 'user', content: RANK_USER_PROMPT },
+  ];
+  replies.push({ text: ' A</s>', usage: USAGE });
+  const result = await backbone({ shape: 'tools' }).complete({ messages, functions: FUNCTIONS, purpose: 'rank' });
+  assert.ok(result.ok);
+  assert.equal(JSON.stringify(result.message), JSON.stringify({ role: 'assistant', content: 'A' }));
+  assert.equal(
+    server.requests[0]!.body.prompt,
+    `System: You are value-GPT, which is an expert of defining which trail is better.\nUser: ${RANK_USER_PROMPT}\nAssistant:\n`,
+  );
+});
+
+for (const status of [401, 403, 404]) {
+  test(`HTTP ${status} throws llm.config naming the URL and model, never the key`, async () => {
+    replies.push({ status, body: { error: { message: `Incorrect API key provided: ${API_KEY}`, type: 'invalid_request_error' } } });
+    await assert.rejects(backbone().complete(AGENT_REQUEST), (error: unknown) => {
+      assert.ok(error instanceof ToolbenchError);
+      assert.equal(error.code, 'llm.config');
+      assert.equal(error.exitCode, 1);
+      assert.ok(error.message.includes(server.baseUrl));
+      assert.ok(error.message.includes(MODEL));
+      assert.ok(!error.message.includes(API_KEY));
+      return true;
+    });
+    assert.equal(server.requests.length, 1, 'not retried');
+  });
+}
+
+test('HTTP 500 is retried by the client, then the reply is used', async () => {
+  replies.push({ status: 500, headers: { 'retry-after-ms': '1' } }, { text: GENERATION, usage: USAGE });
+  const result = await backbone().complete(AGENT_REQUEST);
+  assert.ok(result.ok);
+  assert.equal(result.message.content, 'I need a love quote.');
+  assert.equal(server.requests.length, 2);
+});
+
+test('failures after the retries are an ok:false value without usage, cost or key', async () => {
+  const error = { status: 500, headers: { 'retry-after-ms': '1' }, body: { error: { message: `boom for ${API_KEY}` } } };
+  replies.push(error, error, error);
+  const result = await backbone({ maxRetries: 2, costOf: () => 1 }).complete(AGENT_REQUEST);
+  assert.equal(result.ok, false);
+  assert.ok(!result.ok);
+  assert.deepEqual(result.usage, NO_USAGE);
+  assert.equal(result.cost, 0);
+  assert.ok(!result.error.includes(API_KEY));
+  assert.ok(result.error.includes(server.baseUrl));
+  assert.equal(server.requests.length, 3);
+});
+
+test('an abort rejects with the abort reason', async () => {
+  replies.push({ delayMs: 10_000, text: GENERATION, usage: USAGE });
+  const controller = new AbortController();
+  const reason = new Error('stop now');
+  const pending = backbone().complete({ ...AGENT_REQUEST, signal: controller.signal });
+  while (server.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  controller.abort(reason);
+  await assert.rejects(pending, (error: unknown) => error === reason);
+});
+
+test('an already aborted signal rejects without a request', async () => {
+  const controller = new AbortController();
+  controller.abort(new Error('early'));
+  await assert.rejects(backbone().complete({ ...AGENT_REQUEST, signal: controller.signal }), /early/);
+  assert.equal(server.requests.length, 0);
+});
+
+test('the limiter schedules every request', async () => {
+  replies.push({ text: GENERATION, usage: USAGE });
+  const signals: (AbortSignal | undefined)[] = [];
+  const limiter = {
+    schedule<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+      signals.push(signal);
+      return task();
+    },
+  };
+  const controller = new AbortController();
+  await backbone({ limiter }).complete({ ...AGENT_REQUEST, signal: controller.signal });
+  assert.deepEqual(signals, [controller.signal]);
+});
+
+test('describe() records the settings, never the key', () => {
+  const described = backbone({ shape: 'tools', history: 'stabletoolbench' }).describe();
+  assert.deepEqual(described, {
+    backbone: 'toolllama',
+    model: MODEL,
+    base_url: server.baseUrl,
+    shape: 'tools',
+    history: 'stabletoolbench',
+    temperature: 0,
+    seed: null,
+    max_tokens: 1024,
+  });
+  assert.equal(backbone({ seed: 3 }).describe().seed, 3);
+  assert.equal(backbone().describe().history, 'training');
+  assert.equal(backbone().kind, 'toolllama');
+  assert.ok(!JSON.stringify(described).includes(API_KEY));
+});
