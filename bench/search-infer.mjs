@@ -38,26 +38,29 @@ export async function benchInferWorkers({ queries, workers, latencyMs }) {
   }
 }
 
-// A fake OpenAI-compatible server in a child process. Which step a conversation is at follows
+// A fake OpenAI-compatible server in a child process: the bench script itself, run again with
+// SERVER_FLAG (so this works under tsx and bundled alike). Which step a conversation is at follows
 // from its length: [system, user] asks for the tool, anything longer for Finish.
-const SERVER = `
-import { startFakeOpenAI } from './test/helpers/fake-openai.ts';
-const usage = ${JSON.stringify(usage)};
-const latency = Number(process.argv[1]);
-const server = await startFakeOpenAI((body) => ({
-  tool_calls: [body.messages.length <= 2
-    ? { function: { name: 'get_hello_world_for_hello_world', arguments: '{}' } }
-    : { function: { name: 'Finish', arguments: '{"return_type": "give_answer", "final_answer": "hello world"}' } }],
-  usage,
-  delayMs: latency,
-}));
-process.stdout.write(server.baseUrl + '\\n');
-process.stdin.on('data', () => process.stdout.write(server.requests.length + '\\n'));
-process.stdin.on('end', () => server.close().then(() => process.exit(0)));
-`;
+export const SERVER_FLAG = '--serve-fake-openai';
+
+export async function serveFakeOpenAI(latencyMs) {
+  const { startFakeOpenAI } = await import('../test/helpers/fake-openai.ts');
+  const server = await startFakeOpenAI((body) => ({
+    tool_calls: [
+      body.messages.length <= 2
+        ? { function: { name: 'get_hello_world_for_hello_world', arguments: '{}' } }
+        : { function: { name: 'Finish', arguments: '{"return_type": "give_answer", "final_answer": "hello world"}' } },
+    ],
+    usage,
+    delayMs: latencyMs,
+  }));
+  process.stdout.write(`${server.baseUrl}\n`);
+  process.stdin.on('data', () => process.stdout.write(`${server.requests.length}\n`));
+  process.stdin.on('end', () => server.close().then(() => process.exit(0)));
+}
 
 async function startServer(latencyMs) {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SERVER, String(latencyMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], SERVER_FLAG, String(latencyMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdout.setEncoding('utf8');
   const [line] = await once(child.stdout, 'data');
   return {
