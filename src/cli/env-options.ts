@@ -8,10 +8,12 @@ import { ENV_KINDS, REAL_BACKENDS, resolveEnvConfig, type EnvConfig } from '../c
 import { OBSERVATION_COMPRESS_METHODS } from '../env/tool-call.js';
 import { loadConfigFile, type ConfigFile, type FlagValues } from '../config/settings.js';
 import type { EnvDeps } from '../env/create-env.js';
+import { sleep } from '../util/sleep.js';
 import type { CliIo, Reporter } from './io.js';
 import { TOOLS_DIR_HELP } from './flag-help.js';
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+/** Commander's collector for a repeatable flag. */
+export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** Adds the environment flags. None has a commander default: unset flags fall through to env/file. */
 export function addEnvOptions(command: Command, options: { only?: 'virtual' } = {}): Command {
@@ -69,19 +71,4 @@ function sourceOf(command: Command, flag: string): string | undefined {
     if (source !== undefined && source !== 'default') return source;
   }
   return undefined;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

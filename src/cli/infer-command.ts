@@ -2,6 +2,9 @@
  * `toolbench infer`: query files in, one upstream answer file per query out
  * (`<out>/<query_id>_<method>.json`), searched with CoT@N, DFSDT or DFS with ranking. Resumes by
  * skipping answered queries; runs `--workers` queries at a time; `--json` streams events.
+ *
+ * Exit codes: 0 every query answered (or answered before), 3 some answered and some failed, 1 none
+ * answered and some failed, 2 bad usage or a query source that breaks, 130 interrupted.
  */
 import type { Command } from 'commander';
 import { createToolEnv } from '../env/create-env.js';
@@ -12,11 +15,12 @@ import { selectJobs, type InferJob } from '../infer/infer-job.js';
 import { resolveInferSettings, type InferFlags, type InferSettings } from '../infer/infer-settings.js';
 import { formatSummary } from '../infer/infer-summary.js';
 import { startProgressBar, type ProgressBar } from '../infer/progress-bar.js';
-import { jobsOfQueries, readQuerySources, readStreamText } from '../infer/query-source.js';
+import { jobsOfQueries, readQuerySources, STDIN, type ByteStream } from '../infer/query-source.js';
 import { replayJobs } from '../infer/replay-jobs.js';
-import { runInfer } from '../infer/run-infer.js';
+import { errorMessage, runInfer } from '../infer/run-infer.js';
 import type { Backbone } from '../llm/backbone.js';
 import { createBackbone } from '../llm/create-backbone.js';
+import { loadPriceTable } from '../llm/prices.js';
 import { FINISH_VERSIONS } from '../registry/function-schema.js';
 import { ToolEnvironment } from '../registry/tool-environment.js';
 import { parseMethod } from '../search/method.js';
@@ -26,15 +30,19 @@ import { buildSearchTask } from '../search/task.js';
 import { COMPAT_FLAGS } from '../search/types.js';
 import { ToolbenchError } from '../util/errors.js';
 import type { EnvConfig } from '../config/env-config.js';
-import { addEnvOptions, envConfigOf, envDeps } from './env-options.js';
+import { addEnvOptions, collect, envConfigOf, envDeps } from './env-options.js';
 import { createReporter, type CliIo, type Reporter } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { PROCESS_STOP_SIGNALS, type StopSignals } from './serve-tools.js';
 
 /** Standard input, when the io passed in has one (tests); the process's otherwise. */
-type InferIo = CliIo & { readonly stdin?: AsyncIterable<Buffer | string> & { readonly isTTY?: boolean } };
+type InferStdin = ByteStream & { readonly isTTY?: boolean; destroy?(): unknown };
+type InferIo = CliIo & { readonly stdin?: InferStdin };
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+/** What `--seed` does for infer (the shared flag text speaks of the tool environment only). */
+const SEED_HELP = "seeds the random compression draw, the reported give-up choice, and (when given) the model's sampling (default 0)";
+
+// the same as in env-options.ts, which does not export it
 
 export function registerInferCommand(program: Command, io: CliIo, outcome: CommandOutcome, signals: StopSignals = PROCESS_STOP_SIGNALS): void {
   const command = program
@@ -50,6 +58,7 @@ export function registerInferCommand(program: Command, io: CliIo, outcome: Comma
     .option('--lora-path <dir>', 'LoRA adapter for --model-path (not available yet)')
     .option('--shape <shape>', 'message shape: functions (ToolBench) or tools (StableToolBench) (default tools for openai, functions for toolllama)')
     .option('--history <mode>', 'toolllama: how earlier turns are written: training, toolbench or stabletoolbench (default training)')
+    .option('--truncate-prompt-tokens <n>', "toolllama: vLLM's truncate_prompt_tokens, the server keeps the prompt's last n tokens (default 7168, as StableToolBench; 0: not sent)")
     .option('--temperature <t>', 'sampling temperature (default: the API default for openai, 0 for toolllama)')
     .option('--max-tokens <n>', 'completion tokens per call (default 1024)')
     .option('--max-query-count <n>', 'LLM calls allowed per query (default 200)')
@@ -58,21 +67,28 @@ export function registerInferCommand(program: Command, io: CliIo, outcome: Comma
     .option('--rpm <n>', 'at most n LLM requests a minute, over all workers')
     .option('--shard <i/n>', 'run shard i of n: the queries at positions p (from 0, over all --queries) with p mod n = i-1')
     .option('--ids <list>', 'only these query ids, comma-separated')
-    .option('--max-cost <usd>', 'start no more queries once the LLM calls of this run have cost this many US dollars')
+    .option('--max-cost <usd>', 'start no more queries once the LLM calls of this run have cost this many US dollars (needs a price for --model)')
     .option('--prices <file>', 'YAML model prices (models: {name: {input, output}} in $ per 1M tokens) merged over the built-in ones')
     .option('--overwrite', 'search queries again even when their answer file exists')
     .option('--compat <flag>', `reproduce an upstream behaviour: ${COMPAT_FLAGS.join(', ')} (repeatable)`, collect)
     .option('--finish <version>', `wording of the Finish function: ${FINISH_VERSIONS.join(' or ')} (default current)`)
     .option('--json', 'one JSON event a line on standard output: run_start, query_start, llm, tool, node, query_end, query_error, run_end');
-  addEnvOptions(command)
+  addEnvOptions(command);
+  const seed = command.options.find((option) => option.long === '--seed');
+  if (seed !== undefined) seed.description = SEED_HELP;
+  command
     .addHelpText(
       'after',
       `
 Answers are written atomically as <out>/<query_id>_<method>.json (pyjson, as upstream), and a
 query whose file exists is skipped, so an interrupted run resumes where it stopped. A query that
-fails is listed in <out>/${FAILURES_FILE} and the run goes on (exit 3 at the end). Ctrl-C stops
-the queries in flight, writes nothing partial and exits 130. --shard splits by position, so the
-shards' answer folders merge by file name. --seed seeds both the search and the tool environment.
+fails, or an item of the query file that is not a valid query, is reported on stderr and the run
+goes on: exit 3 at the end, or 1 when no query was answered. With --out DIR the failures are also
+listed in DIR/${FAILURES_FILE}; with --out - they are on stderr only. A query file that cannot
+be read or is not well-formed JSON stops new queries from starting; those in flight finish (exit
+2). Ctrl-C stops the queries in flight, writes nothing partial and exits 130. --shard splits by
+position, so the shards' answer folders merge by file name. From --queries -, JSON lines are
+searched as they arrive; a JSON array is read whole first.
 
 Examples:
   $ toolbench infer --queries data/test_instruction/G1_instruction.json --tools data/toolenv/tools \\
@@ -80,8 +96,8 @@ Examples:
   $ toolbench infer --queries G1_instruction.json --backbone toolllama --model ToolBench/ToolLLaMA-2-7b-v2 \\
       --base-url http://localhost:8000/v1 --method CoT@1 --out answers --shard 1/4
   $ toolbench infer --backbone replay --env replay --replay-from data/answer/G1_answer --method DFS_woFilter_w2 --out rerun
-  $ jq -c '.[]' G1_instruction.json | toolbench infer --queries - --out - --env replay --replay-from cache/ | jq .win
-  $ toolbench infer --queries G1_instruction.json --out answers --json --max-cost 5 | jq -c 'select(.event == "query_end")'`,
+  $ jq -c '.[]' G1_instruction.json | toolbench infer --queries - --out - --model gpt-4o-mini --env replay --replay-from cache/ | jq .win
+  $ toolbench infer --queries G1_instruction.json --out answers --model gpt-4o-mini --json --max-cost 5 | jq -c 'select(.event == "query_end")'`,
     )
     .action(async (_flags: unknown, self: Command) => {
       await inferCommand(self, io as InferIo, outcome, signals);
@@ -113,7 +129,8 @@ async function inferCommand(command: Command, io: InferIo, outcome: CommandOutco
     bar?.onEvent(event);
   };
   try {
-    const total = showBar ? await countJobs(resources.jobs) : undefined;
+    // standard input is read once, by the run: its queries are not counted in advance
+    const total = showBar && !settings.queries.includes(STDIN) ? await countJobs(resources.jobs, controller.signal) : undefined;
     emit({
       event: 'run_start',
       method: settings.method.name,
@@ -152,7 +169,11 @@ async function inferCommand(command: Command, io: InferIo, outcome: CommandOutco
     }
     if (summary.fatal !== undefined) throw summary.fatal;
     if (stoppedBy === 'interrupted') throw new ToolbenchError('interrupted', 130, `interrupted (${interruptedBy ?? 'SIGINT'}): ${summary.done} answers were written; run the same command again to resume`);
-    if (summary.failed > 0) outcome.partial = true;
+    if (summary.failed > 0) {
+      // exit 3 says that some results were written; with none at all, the run failed
+      if (summary.done === 0 && summary.skipped === 0) throw new ToolbenchError('infer.failed', 1, `every query failed (${summary.failed}); no answer was written`);
+      outcome.partial = true;
+    }
   } finally {
     unlisten();
     bar?.stop();
@@ -177,6 +198,7 @@ function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: 
     const candidates = replayJobs(envConfig.replayFrom, settings.method.name, (file) => openReplayJob(file, reporter.warn), reporter.warn);
     return { jobs: (warn) => selectJobs(iterate(candidates), selection(warn)), close: async () => {} };
   }
+  const prices = loadPriceTable(settings.pricesFile);
   const backbone: Backbone = createBackbone({
     kind: settings.backbone,
     model: settings.model,
@@ -185,12 +207,17 @@ function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: 
     shape: settings.shape,
     history: settings.history,
     temperature: settings.temperature,
-    seed: envConfig.seed,
+    // the model gets a seed only when the user gave one (upstream sends none)
+    seed: envConfig.origins.seed === 'default' ? undefined : envConfig.seed,
     maxTokens: settings.maxTokens,
-    pricesFile: settings.pricesFile,
+    truncatePromptTokens: settings.truncatePromptTokens,
+    prices,
     concurrency: settings.workers,
     requestsPerMinute: settings.rpm,
   });
+  if (settings.maxCost !== undefined && settings.model !== undefined && prices.priceOf(settings.model) === undefined) {
+    reporter.warn(`--max-cost has no effect: no price for model ${settings.model}; give one with --prices FILE`);
+  }
   let env: ToolEnv;
   try {
     env = createToolEnv(envConfig, envDeps(reporter));
@@ -199,15 +226,17 @@ function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: 
     throw error;
   }
   const tools = envConfig.tools === undefined ? undefined : ToolEnvironment.open(envConfig.tools);
-  const stdin = once(() => {
-    const input = io.stdin ?? process.stdin;
+  let input: InferStdin | undefined;
+  const stdin = (): ByteStream => {
+    input = io.stdin ?? process.stdin;
     if (input.isTTY === true) reporter.info('reading queries from the terminal: end with Ctrl-D');
-    return readStreamText(input);
-  });
+    return input;
+  };
   const open = (query: Parameters<typeof buildSearchTask>[0]) => ({ task: buildSearchTask(query, { tools, finish: settings.finish, warn: reporter.warn }), backbone, env });
   return {
     jobs: (warn) => selectJobs(jobsOfQueries(readQuerySources(settings.queries, stdin), open), selection(warn)),
     async close() {
+      input?.destroy?.(); // a pipe still open (the run was interrupted or stopped early) must not keep the process waiting
       await env.close();
       await backbone.close?.();
     },
@@ -230,9 +259,21 @@ function openReplayJob(file: string, warn: (message: string) => void) {
   };
 }
 
-async function countJobs(jobs: Resources['jobs']): Promise<number> {
+/**
+ * The jobs the run will look at, for the progress bar; undefined when the count was cut short by
+ * an interrupt or an error (the run reports the error itself, after the queries before it).
+ */
+async function countJobs(jobs: Resources['jobs'], signal: AbortSignal): Promise<number | undefined> {
   let count = 0;
-  for await (const _job of jobs(() => undefined)) count++;
+  try {
+    for await (const _job of jobs(() => undefined)) {
+      // query files are read synchronously: let a Ctrl-C through now and then
+      if (++count % 1000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (signal.aborted) return undefined;
+    }
+  } catch {
+    return undefined;
+  }
   return count;
 }
 
@@ -240,11 +281,3 @@ async function* iterate<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let promise: Promise<T> | undefined;
-  return () => (promise ??= make());
-}

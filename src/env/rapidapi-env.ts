@@ -19,6 +19,7 @@ import { PyFloat, isPyObject, orderedKeys, type PyObject, type PyValue } from '.
 import { pyJsonParse } from '../util/pyjson-parse.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { pyStr } from '../util/pyrepr.js';
+import { redact } from '../util/redact.js'; // error texts go to the model: the key never does
 import type { ResponseExamples } from './response-examples.js';
 import type { ApiRef, BackendAnswer, CallOptions, ObservationCompress, ToolBackend } from './tool-call.js';
 import {
@@ -76,7 +77,7 @@ export function createRapidApiBackend(options: RapidApiBackendOptions): ToolBack
       if (typeof built === 'string') return reply(functionErrorReply(statement, built));
       const outcome = await send(built, options.timeoutMs, dispatcher, callOptions?.signal);
       if (outcome.kind === 'timeout') return { kind: 'failure', failure: { kind: 'timeout' }, source: 'rapidapi' };
-      if (outcome.kind === 'error') return reply(functionErrorReply(statement, redact(outcome.message, options.key)));
+      if (outcome.kind === 'error') return reply(functionErrorReply(statement, redact(outcome.message, [options.key])));
       const schema = options.compress === 'truncate' ? undefined : options.examples.schemaFor(ref);
       return reply(toServerReply(outcome.result, { compress: options.compress, schema, draw: () => options.draw(ref, args) }));
     },
@@ -251,9 +252,4 @@ function decodeText(bytes: Buffer, contentType: string | undefined): string {
   } catch {
     return new TextDecoder('utf-8').decode(bytes);
   }
-}
-
-/** Error texts go to the model: make sure the key never does. */
-function redact(message: string, key: string): string {
-  return key === '' ? message : message.replaceAll(key, '***');
 }

@@ -8,6 +8,7 @@
  * `ok: false` into `{"error": SIMULATION_FAILED_ERROR, "response": ""}` and does not cache it.
  */
 import OpenAI from 'openai';
+import { clientRedactor, createOpenAIClient } from '../llm/openai-client.js';
 import { VIRTUAL_API_SYSTEM_PROMPT, VIRTUAL_API_USER_PROMPT } from '../protocol/prompts.js';
 import { standardize } from '../registry/names.js';
 import type { ToolDocument } from '../registry/tool-document.js';
@@ -159,22 +160,15 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   const retryDelayMs = options.retryDelayMs ?? SIMULATOR_DEFAULTS.retryDelayMs;
   if (!Number.isInteger(attempts) || attempts < 1) throw new RangeError(`simulator attempts must be a positive integer, got ${attempts}`);
   const apiKey = options.apiKey ?? '';
-  // Settings are passed explicitly so that the openai package takes none of them from the
-  // environment (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_LOG, ...; only
-  // OPENAI_CUSTOM_HEADERS has no option to turn it off) and logs nothing.
-  const client = new OpenAI({
-    // The package refuses an empty key; local OpenAI-compatible servers accept any.
-    apiKey: apiKey === '' ? 'EMPTY' : apiKey,
-    baseURL: options.baseUrl ?? SIMULATOR_DEFAULTS.baseUrl,
-    organization: null,
-    project: null,
-    adminAPIKey: null,
+  const baseUrl = options.baseUrl ?? SIMULATOR_DEFAULTS.baseUrl;
+  const client = createOpenAIClient({
+    baseUrl,
+    apiKey,
     maxRetries: options.maxRetries ?? SIMULATOR_DEFAULTS.maxRetries,
-    logLevel: 'off',
-    ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
   });
-  const redact = (text: string): string => (apiKey.length > 0 ? text.split(apiKey).join('***') : text);
+  const redact = clientRedactor({ baseUrl, apiKey });
 
   /** One call to the model: the parsed reply, or why there is none. */
   async function attempt(

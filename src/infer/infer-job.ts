@@ -27,6 +27,8 @@ export interface InferJob {
   readonly position: number;
   /** Where the job comes from, for messages: `file: $[3]`. */
   readonly origin: string;
+  /** Set when the item could not be read as a query: the job fails with this error without being opened. */
+  readonly invalid?: Error;
   /** Builds the task (and, for replay, its backbone and environment). Throwing fails this query only. */
   open(): Promise<OpenedJob>;
 }
@@ -38,12 +40,22 @@ export interface JobSelection {
   readonly warn: (message: string) => void;
 }
 
-/** The jobs of this shard and id list; a query id seen before is skipped with a warning (both would write one file). */
+/**
+ * The jobs of this shard and id list; a query id seen before is skipped with a warning (both would
+ * write one file). Invalid items are kept whatever their id: they write no answer file, and an id
+ * they borrowed from their index must not hide a query that really has it.
+ */
 export async function* selectJobs(jobs: AsyncIterable<InferJob>, selection: JobSelection): AsyncGenerator<InferJob> {
   const seen = new Map<string, string>();
+  const invalid = new Set<string>();
   for await (const job of jobs) {
     if (!inShard(job.position, selection.shard)) continue;
     if (selection.ids !== undefined && !selection.ids.has(job.queryId)) continue;
+    if (job.invalid !== undefined) {
+      invalid.add(job.queryId);
+      yield job;
+      continue;
+    }
     const first = seen.get(job.queryId);
     if (first !== undefined) {
       selection.warn(`${job.origin}: query id ${job.queryId} already came from ${first}; skipped (both would write the same answer file)`);
@@ -53,7 +65,7 @@ export async function* selectJobs(jobs: AsyncIterable<InferJob>, selection: JobS
     yield job;
   }
   if (selection.ids !== undefined) {
-    const missing = [...selection.ids].filter((id) => !seen.has(id));
+    const missing = [...selection.ids].filter((id) => !seen.has(id) && !invalid.has(id));
     if (missing.length > 0) selection.warn(`--ids: no query with id ${missing.join(', ')}${selection.shard === undefined ? '' : ' in this shard'}`);
   }
 }

@@ -32,6 +32,7 @@ export interface InferFlags {
   readonly loraPath?: string;
   readonly shape?: string;
   readonly history?: string;
+  readonly truncatePromptTokens?: string;
   readonly temperature?: string;
   readonly maxTokens?: string;
   readonly maxQueryCount?: string;
@@ -59,6 +60,8 @@ export interface InferSettings {
   readonly baseUrl?: string;
   readonly shape: MessageShape;
   readonly history?: ToolLlamaHistory;
+  /** toolllama: undefined leaves the backbone's default (7168); 0 sends none. */
+  readonly truncatePromptTokens?: number;
   readonly temperature?: number;
   readonly maxTokens?: number;
   readonly maxQueryCount: number;
@@ -90,6 +93,7 @@ export function resolveInferSettings(flags: InferFlags, env: Readonly<Record<str
   if (out === undefined || out === '') throw usageError('--out is required: the folder for the answer files, or - for JSON lines on standard output');
   if (out === '-' && flags.json === true) throw usageError('--out - and --json both write to standard output: give --out a folder to stream events with --json');
   if (flags.history !== undefined && backbone !== 'toolllama') throw usageError('--history is for --backbone toolllama');
+  if (flags.truncatePromptTokens !== undefined && backbone !== 'toolllama') throw usageError('--truncate-prompt-tokens is for --backbone toolllama');
   const workers = integer('--workers', flags.workers, INFER_DEFAULTS.workers, 1);
   const settings: InferSettings = {
     queries,
@@ -100,6 +104,7 @@ export function resolveInferSettings(flags: InferFlags, env: Readonly<Record<str
     baseUrl: nonEmpty(flags.baseUrl) ?? nonEmpty(env.OPENAI_BASE_URL) ?? nonEmpty(env.OPENAI_API_BASE),
     shape: choice('--shape', flags.shape ?? (backbone === 'toolllama' ? 'functions' : 'tools'), MESSAGE_SHAPES),
     history: flags.history === undefined ? undefined : choice('--history', flags.history, TOOLLLAMA_HISTORIES),
+    truncatePromptTokens: flags.truncatePromptTokens === undefined ? undefined : integer('--truncate-prompt-tokens', flags.truncatePromptTokens, 0, 0),
     temperature: number('--temperature', flags.temperature, { min: 0, max: 2 }),
     maxTokens: flags.maxTokens === undefined ? undefined : integer('--max-tokens', flags.maxTokens, 0, 1),
     maxQueryCount: integer('--max-query-count', flags.maxQueryCount, INFER_DEFAULTS.maxQueryCount, 1),

@@ -79,7 +79,11 @@ export function startProgressBar(stream: NodeJS.WritableStream, total: number | 
       redraw();
     },
     log: (text) => multi.log(text.endsWith('\n') ? text : `${text}\n`),
-    stop: () => multi.stop(),
+    stop() {
+      if (!multi.isActive) return;
+      multi.update(); // messages logged since the last redraw (a Ctrl-C warning) would be lost
+      multi.stop();
+    },
   };
 }
 

@@ -1,12 +1,15 @@
 /**
  * The `infer` run loop: up to `workers` queries at a time, each searched and written as one answer
- * (or skipped when an earlier run answered it). A query that fails is recorded and the run goes on;
- * a usage or backbone-configuration error stops everything. An abort (Ctrl-C) stops the searches in
- * flight, starts nothing more and writes nothing partial; `maxCost` stops new queries from starting.
+ * (or skipped when an earlier run answered it). A query that fails, or an item of the input that is
+ * not a valid query, is recorded and the run goes on; a usage or backbone-configuration error stops
+ * everything. An abort (Ctrl-C) stops the searches in flight, starts nothing more and writes nothing
+ * partial, even while the run waits on its input. `maxCost` and a query source that breaks (it cannot
+ * be read, or is not well formed) stop new queries from starting; those in flight finish.
  */
 import type { CompatFlag, SearchMethod, SearchOptions, SearchResult, SearchTask } from '../search/types.js';
 import { setMaxListeners } from 'node:events';
 import { ToolbenchError } from '../util/errors.js';
+import { raceAbort } from './abortable.js';
 import type { AnswerSink } from './answer-sink.js';
 import { queryEvent, type InferEvent, type RunCounts, type StopReason } from './infer-events.js';
 import type { InferJob, OpenedJob } from './infer-job.js';
@@ -40,7 +43,7 @@ export interface InferSummary extends RunCounts {
   readonly stoppedBy: StopReason;
   /** Queries started but stopped by an interrupt or a fatal error: nothing of them was written. */
   readonly unfinished: number;
-  /** The error that stopped the run (stoppedBy `fatal`). */
+  /** The error that stopped the run (stoppedBy `fatal`): a fatal error, or the query source's. */
   readonly fatal?: unknown;
 }
 
@@ -49,7 +52,12 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
   const controller = new AbortController();
   // one listener per query in flight (withQuerySignal), not one per HTTP request
   setMaxListeners(Math.max(1, options.workers) + 10, controller.signal);
-  const forwardAbort = (): void => controller.abort(options.signal?.reason);
+  // aborted once no query may start any more: workers waiting on the input stop waiting
+  const starting = new AbortController();
+  const forwardAbort = (): void => {
+    controller.abort(options.signal?.reason);
+    starting.abort(options.signal?.reason);
+  };
   if (options.signal?.aborted) forwardAbort();
   options.signal?.addEventListener('abort', forwardAbort, { once: true });
 
@@ -58,14 +66,20 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
   let maxCostReached = false;
   let fatal: { error: unknown } | undefined;
   const emit = (event: InferEvent): void => options.onEvent?.(event);
-  const stop = (error: unknown): void => {
+  /** Starts nothing more; with `abort`, also stops the queries in flight. */
+  const stop = (error: unknown, { abort }: { abort: boolean }): void => {
     if (fatal === undefined) fatal = { error };
-    controller.abort(error);
+    starting.abort(error);
+    if (abort) controller.abort(error);
+  };
+  const costReached = (): boolean => {
+    if (options.maxCost !== undefined && counts.cost >= options.maxCost) maxCostReached = true;
+    return maxCostReached;
   };
   const mayStart = (): boolean => {
-    if (controller.signal.aborted) return false;
-    if (options.maxCost !== undefined && counts.cost >= options.maxCost) maxCostReached = true;
-    return !maxCostReached;
+    if (starting.signal.aborted) return false;
+    if (costReached()) starting.abort();
+    return !starting.signal.aborted;
   };
 
   const searchOptions = (opened: OpenedJob, queryId: string, signal: AbortSignal): SearchOptions => ({
@@ -82,6 +96,7 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
         counts.llm_calls++;
         counts.total_tokens += event.usage.totalTokens;
         counts.cost += event.cost;
+        if (costReached()) starting.abort();
       }
       emit(queryEvent(queryId, event));
     },
@@ -97,6 +112,10 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
 
   const runJob = async (job: InferJob): Promise<void> => {
     const { queryId } = job;
+    if (job.invalid !== undefined) {
+      await fail(queryId, job.invalid);
+      return;
+    }
     let file: string;
     try {
       file = options.sink.locate(queryId);
@@ -136,7 +155,7 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
         cost: result.cost,
       });
     } catch (error) {
-      if (stopsTheRun(error, stage)) stop(error);
+      if (stopsTheRun(error, stage)) stop(error, { abort: true });
       if (controller.signal.aborted) unfinished++;
       else await fail(queryId, error);
     } finally {
@@ -145,26 +164,37 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
   };
 
   const iterator = jobs[Symbol.asyncIterator]();
+  let waiting = 0; // calls of iterator.next() not settled yet
+  const nextJob = (): Promise<IteratorResult<InferJob>> => {
+    waiting++;
+    const next = iterator.next();
+    const settled = (): void => void waiting--;
+    next.then(settled, settled);
+    return raceAbort(next, starting.signal);
+  };
   const worker = async (): Promise<void> => {
     while (mayStart()) {
       let next: IteratorResult<InferJob>;
       try {
-        next = await iterator.next();
+        next = await nextJob();
       } catch (error) {
-        stop(error); // an unreadable or invalid query source
+        // an unreadable or broken query source: the queries in flight finish and are written
+        if (!starting.signal.aborted) stop(error, { abort: false });
         return;
       }
       if (next.done === true || !mayStart()) return;
       try {
         await runJob(next.value);
       } catch (error) {
-        stop(error); // the failure could not be recorded
+        stop(error, { abort: true }); // the failure could not be recorded
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.workers) }, worker));
   options.signal?.removeEventListener('abort', forwardAbort);
-  await iterator.return?.(undefined).catch(() => undefined);
+  // a source still waiting on its input (a pipe that stays open) is released once that wait ends
+  const closing = iterator.return?.(undefined).catch(() => undefined);
+  if (waiting === 0) await closing;
 
   const stoppedBy: StopReason =
     fatal !== undefined ? 'fatal' : options.signal?.aborted ? 'interrupted' : maxCostReached ? 'max-cost' : 'completed';
@@ -205,6 +235,6 @@ function stopsTheRun(error: unknown, stage: 'open' | 'search'): boolean {
   return error.exitCode === 2 && !(stage === 'open' && error.code === 'input.invalid');
 }
 
-function errorMessage(error: unknown): string {
+export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

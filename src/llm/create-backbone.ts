@@ -6,7 +6,7 @@
 import { usageError } from '../util/errors.js';
 import type { Backbone, MessageShape } from './backbone.js';
 import { createOpenAIBackbone } from './openai-backbone.js';
-import { loadPriceTable } from './prices.js';
+import { loadPriceTable, type PriceTable } from './prices.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { createToolLlamaBackbone } from './toolllama-backbone.js';
 import type { ToolLlamaHistory } from './toolllama-prompt.js';
@@ -24,10 +24,15 @@ export interface BackboneSettings {
   readonly shape: MessageShape;
   readonly history?: ToolLlamaHistory;
   readonly temperature?: number;
+  /** Sent to the model only when set (`--seed` given); upstream sends none. */
   readonly seed?: number;
   readonly maxTokens?: number;
+  /** toolllama: vLLM's `truncate_prompt_tokens`; undefined for the backbone's default, 0 to send none. */
+  readonly truncatePromptTokens?: number;
   /** `--prices FILE`, merged over the built-in prices. */
   readonly pricesFile?: string;
+  /** A price table already loaded, in place of `pricesFile`. */
+  readonly prices?: PriceTable;
   /** Requests in flight at once (the number of workers). */
   readonly concurrency?: number;
   /** `--rpm`. */
@@ -40,7 +45,8 @@ export function createBackbone(settings: BackboneSettings): Backbone {
     const example = settings.kind === 'openai' ? 'gpt-4o-mini, or gpt-3.5-turbo-16k-0613 as ToolBench used' : 'ToolBench/ToolLLaMA-2-7b-v2, as the server names it';
     throw usageError(`--backbone ${settings.kind} needs --model (e.g. ${example})`);
   }
-  const prices = loadPriceTable(settings.pricesFile);
+  if (settings.baseUrl !== undefined) checkBaseUrl(settings.baseUrl);
+  const prices = settings.prices ?? loadPriceTable(settings.pricesFile);
   const limiter = createRateLimiter({ concurrency: settings.concurrency, requestsPerMinute: settings.requestsPerMinute });
   const common = {
     model,
@@ -62,6 +68,7 @@ export function createBackbone(settings: BackboneSettings): Backbone {
       baseUrl: settings.baseUrl,
       ...(settings.apiKey === undefined ? {} : { apiKey: settings.apiKey }),
       ...(settings.history === undefined ? {} : { history: settings.history }),
+      ...(settings.truncatePromptTokens === undefined ? {} : { truncatePromptTokens: settings.truncatePromptTokens }),
       costOf: (usage) => prices.costOf(model, usage),
     });
   }
@@ -77,4 +84,20 @@ export function createBackbone(settings: BackboneSettings): Backbone {
     apiKey: settings.apiKey ?? 'EMPTY', // what vLLM's examples pass
     prices,
   });
+}
+
+/** Node's fetch refuses URLs with credentials (and would quote them in its error): say so up front. */
+function checkBaseUrl(baseUrl: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw usageError(`--base-url ${JSON.stringify(baseUrl)} is not an http(s) URL (expected e.g. http://localhost:8000/v1)`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw usageError('--base-url must not carry a user name or password (fetch refuses them); pass the key in OPENAI_API_KEY');
+  }
 }

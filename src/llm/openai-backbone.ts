@@ -15,12 +15,14 @@
  * 401/403/404 mean the key, model or URL is wrong: a configuration error that stops the run.
  * Any other failure left after the retries is a failed call (upstream error code -1).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import OpenAI from 'openai';
 import { toToolsShape } from '../registry/function-schema.js';
 import { ToolbenchError } from '../util/errors.js';
 import type { PyValue } from '../util/py-value.js';
+import { withoutCredentials } from '../util/redact.js';
 import { NO_USAGE, type Backbone, type ChatMessage, type Completion, type CompletionRequest, type MessageShape, type TokenUsage } from './backbone.js';
+import { BACKBONE_DEFAULTS, clientRedactor, createOpenAIClient } from './openai-client.js';
 import { loadPriceTable, type PriceTable } from './prices.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -49,8 +51,7 @@ export interface OpenAIBackboneOptions {
 
 export const OPENAI_BACKBONE_DEFAULTS = Object.freeze({
   baseUrl: 'https://api.openai.com/v1',
-  maxTokens: 1024, // §6.1
-  maxRetries: 5,
+  ...BACKBONE_DEFAULTS, // maxTokens 1024 (§6.1), maxRetries 5
   timeoutMs: 600_000, // the openai package's own default
 });
 
@@ -74,21 +75,12 @@ export function createOpenAIBackbone(options: OpenAIBackboneOptions): Backbone {
   checkInteger('timeoutMs', timeoutMs, 1);
   const prices = options.prices ?? loadPriceTable();
   const shownUrl = withoutCredentials(baseUrl);
-  const redact = redactor(options.apiKey);
-
-  // Every setting is passed, so that the package takes none from the environment (OPENAI_BASE_URL,
-  // OPENAI_ORG_ID, OPENAI_LOG, ...; OPENAI_CUSTOM_HEADERS cannot be turned off) and logs nothing.
-  const client = new OpenAI({
-    // The package refuses an empty key; local OpenAI-compatible servers accept any.
-    apiKey: options.apiKey === '' ? 'EMPTY' : options.apiKey,
-    baseURL: baseUrl,
-    organization: null,
-    project: null,
-    adminAPIKey: null,
-    webhookSecret: null,
+  const redact = clientRedactor({ baseUrl, apiKey: options.apiKey });
+  const client = createOpenAIClient({
+    baseUrl,
+    apiKey: options.apiKey,
     maxRetries,
-    logLevel: 'off',
-    timeout: MAX_TIMER_MS,
+    timeoutMs: MAX_TIMER_MS,
     fetch: attemptFetch(options.fetch ?? globalThis.fetch, timeoutMs, options.limiter),
   });
 
@@ -113,7 +105,7 @@ export function createOpenAIBackbone(options: OpenAIBackboneOptions): Backbone {
       }
       return { ok: false, error: redact(describeError(error)), usage: NO_USAGE, cost: 0 };
     }
-    const message = replyMessage(response, options.shape);
+    const message = replyMessage(response, options.shape, body);
     if (message === undefined) return { ok: false, error: 'the response has no choices[0].message', usage: NO_USAGE, cost: 0 };
     const usage = usageOf(response);
     return { ok: true, message, usage, cost: prices.costOf(options.model, usage) };
@@ -174,8 +166,11 @@ interface Call {
   readonly arguments: string;
 }
 
-/** The assistant message in the backbone's shape, built fresh; `undefined` when there is none. */
-function replyMessage(response: unknown, shape: MessageShape): ChatMessage | undefined {
+/**
+ * The assistant message in the backbone's shape, built fresh; `undefined` when there is none.
+ * Tool calls are written as StableToolBench writes the SDK's `model_dump()`: `{id, function, type}`.
+ */
+function replyMessage(response: unknown, shape: MessageShape, sent: Record<string, unknown>): ChatMessage | undefined {
   const choices = isObject(response) ? response['choices'] : undefined;
   const first: unknown = Array.isArray(choices) ? choices[0] : undefined;
   const message = isObject(first) ? first['message'] : undefined;
@@ -201,13 +196,26 @@ function replyMessage(response: unknown, shape: MessageShape): ChatMessage | und
   const reply: { role: string; [key: string]: PyValue } = { role: 'assistant' };
   if (content !== null) reply['content'] = content;
   if (calls.length > 0) {
-    reply['tool_calls'] = calls.map((call) => ({
-      id: call.id ?? `call_${randomBytes(12).toString('hex')}`,
-      type: 'function',
+    reply['tool_calls'] = calls.map((call, index) => ({
+      id: call.id ?? fallbackCallId(sent, content, index, call),
       function: { name: call.name, arguments: call.arguments },
+      type: 'function',
     }));
   }
   return reply;
+}
+
+/**
+ * The id of a call the server sent without one (a legacy `function_call` in the tools shape, or
+ * an id-less tool call): `call_` and 24 hex digits, like OpenAI's, from SHA-256 of the request
+ * sent (model, seed and messages included), the reply's text and the call. A rerun with the same
+ * replies writes the same ids; two calls of one reply, or one call at two steps, get different ones.
+ */
+function fallbackCallId(sent: Record<string, unknown>, content: string | null, index: number, call: Call): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([sent['model'], sent['seed'] ?? null, sent['messages'], content, index, call.name, call.arguments], (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)))
+    .digest('hex');
+  return `call_${digest.slice(0, 24)}`;
 }
 
 /** `{name, arguments}` of a `function_call` or a tool call's `function`; arguments as a JSON string. */
@@ -280,29 +288,6 @@ function describeError(error: unknown): string {
   }
   const [first = 'unknown error', ...causes] = parts;
   return causes.length === 0 ? first : `${first} (${causes.join(': ')})`;
-}
-
-/**
- * Removes the key from text that may echo it (OpenAI's 401 message quotes a masked key). Keys
- * under 8 characters are placeholders for local servers: replacing them would garble the text.
- */
-function redactor(apiKey: string): (text: string) => string {
-  return (text) => {
-    const withoutKey = apiKey.length >= 8 ? text.split(apiKey).join('***') : text;
-    return withoutKey.replace(/\bsk-[A-Za-z0-9_*-]+/g, 'sk-***');
-  };
-}
-
-function withoutCredentials(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username === '' && parsed.password === '') return url;
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
 
 function checkInteger(name: string, value: number, minimum: number): void {

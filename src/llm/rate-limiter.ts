@@ -3,6 +3,7 @@
  * flight, at most `requestsPerMinute` starts in any sliding 60 s window, first come first
  * served, and a shared cool-down (`pause`) after the server says "too many requests".
  */
+import { sleep as defaultSleep } from '../util/sleep.js';
 
 export interface RateLimiterStats {
   /** Tasks started since creation. */
@@ -146,22 +147,4 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       return { started, waitingNow: queue.length, runningNow: running };
     },
   };
-}
-
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -18,12 +18,14 @@ import { TOOLLLAMA_OVERFLOW_PREFIX } from '../protocol/prompts.js';
 import { ToolbenchError } from '../util/errors.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { pyStrip } from '../util/py-string.js';
+import { withoutCredentials } from '../util/redact.js';
 import { NO_USAGE, type Backbone, type ChatMessage, type Completion, type CompletionRequest, type MessageShape, type TokenUsage } from './backbone.js';
+import { BACKBONE_DEFAULTS, clientRedactor, createOpenAIClient } from './openai-client.js';
 import { reactParse } from './react-parser.js';
 import { buildToolLlamaPrompt, TOOLLLAMA_HISTORIES, type ToolLlamaHistory } from './toolllama-prompt.js';
 
 export interface ToolLlamaBackboneOptions {
-  /** OpenAI-compatible base URL, e.g. `http://localhost:8000/v1`. */
+  /** OpenAI-compatible base URL, e.g. `http://localhost:8000/v1`; shown (described, in errors) without its credentials. */
   readonly baseUrl: string;
   /** Never logged or recorded; local servers accept any (`EMPTY` is sent when absent). */
   readonly apiKey?: string;
@@ -38,7 +40,11 @@ export interface ToolLlamaBackboneOptions {
   readonly maxTokens?: number;
   /** `usage.total_tokens` at or above this triggers the overflow give-up (prompts.md §1.13); default 8192. */
   readonly contextTokens?: number;
-  /** Sent as vLLM's `truncate_prompt_tokens` only when set (StableToolBench sends 7168). */
+  /**
+   * Sent as vLLM's `truncate_prompt_tokens`: the server keeps the prompt's last N tokens instead of
+   * answering a long prompt with HTTP 400, so the overflow give-up can happen. Default 7168, as
+   * StableToolBench sends (algorithms.md §6.5); 0 sends none.
+   */
   readonly truncatePromptTokens?: number;
   /** Retries inside the openai package (408/409/429/5xx, connection errors); default 5. */
   readonly maxRetries?: number;
@@ -51,9 +57,9 @@ export interface ToolLlamaBackboneOptions {
 export const TOOLLLAMA_DEFAULTS = Object.freeze({
   history: 'training' as ToolLlamaHistory,
   temperature: 0,
-  maxTokens: 1024,
   contextTokens: 8192,
-  maxRetries: 5,
+  truncatePromptTokens: 7168,
+  ...BACKBONE_DEFAULTS, // maxTokens 1024, maxRetries 5
 });
 
 /** The end-of-sequence text: the stop string, and where the Hugging Face variants cut the text. */
@@ -69,21 +75,21 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
   const temperature = options.temperature ?? TOOLLLAMA_DEFAULTS.temperature;
   const maxTokens = options.maxTokens ?? TOOLLLAMA_DEFAULTS.maxTokens;
   const contextTokens = options.contextTokens ?? TOOLLLAMA_DEFAULTS.contextTokens;
+  const truncatePromptTokens = options.truncatePromptTokens ?? TOOLLLAMA_DEFAULTS.truncatePromptTokens;
+  if (!Number.isInteger(truncatePromptTokens) || truncatePromptTokens < 0) {
+    throw new RangeError(`toolllama: truncatePromptTokens must be an integer >= 0 (0: not sent), got ${truncatePromptTokens}`);
+  }
   const apiKey = options.apiKey ?? '';
-  // Everything is passed explicitly so that the openai package reads nothing from the
-  // environment (OPENAI_API_KEY, OPENAI_BASE_URL, ...) and logs nothing.
-  const client = new OpenAI({
-    apiKey: apiKey === '' ? 'EMPTY' : apiKey,
-    baseURL: options.baseUrl,
-    organization: null,
-    project: null,
-    adminAPIKey: null,
+  const client = createOpenAIClient({
+    baseUrl: options.baseUrl,
+    apiKey,
     maxRetries: options.maxRetries ?? TOOLLLAMA_DEFAULTS.maxRetries,
-    logLevel: 'off',
-    ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
   });
-  const redact = (text: string): string => (apiKey.length > 0 ? text.split(apiKey).join('***') : text);
+  // The URL as shown in describe() and in error texts (which end up in answer files and logs).
+  const shownUrl = withoutCredentials(options.baseUrl);
+  const redact = clientRedactor({ baseUrl: options.baseUrl, apiKey });
 
   async function post(prompt: string, signal: AbortSignal | undefined): Promise<OpenAI.Completion> {
     const body: CompletionCreateParamsNonStreaming & { truncate_prompt_tokens?: number } = {
@@ -94,7 +100,7 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
       stop: [EOS],
       echo: false,
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      ...(options.truncatePromptTokens !== undefined ? { truncate_prompt_tokens: options.truncatePromptTokens } : {}),
+      ...(truncatePromptTokens > 0 ? { truncate_prompt_tokens: truncatePromptTokens } : {}),
     };
     const task = (): Promise<OpenAI.Completion> => client.completions.create(body, signal === undefined ? {} : { signal });
     return options.limiter !== undefined ? options.limiter.schedule(task, signal) : task();
@@ -118,13 +124,13 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
         throw new ToolbenchError(
           'llm.config',
           1,
-          `toolllama: ${options.baseUrl} refused model "${options.model}" (HTTP ${error.status}): ${redact(error.message)}`,
+          `toolllama: ${shownUrl} refused model "${options.model}" (HTTP ${error.status}): ${redact(error.message)}`,
         );
       }
-      return failure(`toolllama: completion request to ${options.baseUrl} failed: ${redact(error.message)}`);
+      return failure(`toolllama: completion request to ${shownUrl} failed: ${redact(error.message)}`);
     }
     const choice = response.choices?.[0];
-    if (choice === undefined || typeof choice.text !== 'string') return failure(`toolllama: the completion from ${options.baseUrl} has no text`);
+    if (choice === undefined || typeof choice.text !== 'string') return failure(`toolllama: the completion from ${shownUrl} has no text`);
     const usage = usageOf(response.usage);
     const cost = options.costOf?.(usage) ?? 0;
     const text = generatedText(choice.text);
@@ -141,7 +147,7 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
     describe: () => ({
       backbone: 'toolllama',
       model: options.model,
-      base_url: options.baseUrl,
+      base_url: shownUrl,
       shape: options.shape,
       history,
       temperature,

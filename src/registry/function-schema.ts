@@ -118,3 +118,11 @@ export function mapParameterType(type: string): ParameterType {
 export function toToolsShape(functions: readonly OpenAIFunction[]): { type: 'function'; function: OpenAIFunction }[] {
   return functions.map((fn) => ({ type: 'function', function: fn }));
 }
+
+/** A function list as recorded in either shape, as plain `{name, description, parameters}` objects. */
+export function fromToolsShape<T>(entries: readonly T[]): T[] {
+  return entries.map((entry) => {
+    const wrapped = entry as { type?: unknown; function?: unknown };
+    return wrapped.type === 'function' && typeof wrapped.function === 'object' && wrapped.function !== null ? (wrapped.function as T) : entry;
+  });
+}

@@ -4,7 +4,7 @@
  */
 import { TOOL_STATUS, type ToolStatus } from '../env/status.js';
 import type { ToolCallSource, ToolEnv } from '../env/tool-call.js';
-import { noSuchFunctionError } from '../protocol/prompts.js';
+import { FINISH_FUNCTION, noSuchFunctionError } from '../protocol/prompts.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { finishCall } from './finish.js';
 import type { SearchTask } from './types.js';
@@ -16,7 +16,7 @@ export interface StepOutcome {
 }
 
 export async function agentStep(task: SearchTask, env: ToolEnv, name: string, args: string, signal?: AbortSignal): Promise<StepOutcome> {
-  if (name === 'Finish') return finishCall(args);
+  if (name === FINISH_FUNCTION.name) return finishCall(args);
   const index = resolveFunction(task, name);
   const api = index === undefined ? undefined : task.apis[index];
   if (api === undefined) {

@@ -19,11 +19,16 @@ import { shapeToolEnv } from '../env/observation.js';
 import type { ApiRef, ToolEnv } from '../env/tool-call.js';
 import type { Backbone, ChatMessage, Completion, CompletionRequest, MessageShape } from '../llm/backbone.js';
 import { NO_USAGE } from '../llm/backbone.js';
-import type { OpenAIFunction } from '../registry/function-schema.js';
+import { AGENT_SYSTEM_PROMPT, FINISH_FUNCTION, FUNCTION_DESCRIPTION_TOOL } from '../protocol/prompts.js';
+import { fromToolsShape, type OpenAIFunction } from '../registry/function-schema.js';
 import { ToolbenchError, inputError } from '../util/errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import { isPyObject, type PyObject, type PyValue } from '../util/py-value.js';
+import { callsOf } from './step.js';
 import type { SearchTask } from './types.js';
+
+/** The agent system prompt up to its `{task_description}`: what precedes the task description. */
+const SYSTEM_PROMPT_HEAD = AGENT_SYSTEM_PROMPT.slice(0, AGENT_SYSTEM_PROMPT.indexOf('{task_description}'));
 
 export interface RecordedRun {
   readonly task: SearchTask;
@@ -54,7 +59,7 @@ export function openRecordedRun(file: string, options: { warn: (message: string)
   const isDfs = isPyObject(answer.tree);
   const attempts = isDfs ? [recordedTree(file, (answer.tree as PyObject).tree)] : recordedChains(file, answer.trys, lastConversation);
   const shape = messageShape(recordedFunctions, conversations);
-  const functions = recordedFunctions.map((entry) => (isPyObject(entry.function) ? entry.function : entry)) as unknown as OpenAIFunction[];
+  const functions = fromToolsShape(recordedFunctions) as unknown as OpenAIFunction[];
   const systemMessage = lastConversation[0];
   const systemText = typeof systemMessage?.content === 'string' ? systemMessage.content : '';
   const task: SearchTask = {
@@ -62,7 +67,7 @@ export function openRecordedRun(file: string, options: { warn: (message: string)
     query: typeof generation.query === 'string' ? generation.query : '',
     functions,
     apis: functions.map(apiOfFunction),
-    taskDescription: systemText.slice(systemText.indexOf('Task description: ') + 'Task description: '.length),
+    taskDescription: systemText.startsWith(SYSTEM_PROMPT_HEAD) ? systemText.slice(SYSTEM_PROMPT_HEAD.length) : '',
     ...(lastConversation.length >= 2 ? { rootMessages: lastConversation.slice(0, 2) } : {}),
     recordedFunctionList: recordedFunctions,
     recordedTrainMessages: conversations,
@@ -188,7 +193,7 @@ function indexAssistantMessages(conversations: readonly ChatMessage[][]): Messag
     } else {
       if (reply.content !== undefined) message.content = reply.content;
       if (reply.calls.length > 0) {
-        message.tool_calls = reply.calls.map((call, index) => ({ id: `replay_${callNumber}_${index}`, type: 'function', function: { ...call } }));
+        message.tool_calls = reply.calls.map((call, index) => ({ id: `replay_${callNumber}_${index}`, function: { ...call }, type: 'function' }));
       }
     }
     return message;
@@ -196,8 +201,7 @@ function indexAssistantMessages(conversations: readonly ChatMessage[][]): Messag
 }
 
 function callsOfMessage(message: ChatMessage): RecordedCall[] {
-  const entries = Array.isArray(message.tool_calls) ? message.tool_calls.map((call) => (isPyObject(call) ? call.function : undefined)) : [message.function_call];
-  return entries.filter(isPyObject).map((call) => ({ name: String(call.name ?? ''), arguments: String(call.arguments ?? '') }));
+  return callsOf(message).map(({ name, arguments: args }) => ({ name, arguments: args }));
 }
 
 function replyKey(content: PyValue | undefined, calls: readonly RecordedCall[], withNames: boolean): string {
@@ -281,12 +285,18 @@ function messageShape(functions: readonly PyObject[], conversations: readonly Ch
  * the API name from the function name before `_for_<tool>`. The category is not recorded; the
  * replay environment finds calls by function name.
  */
+const TOOL_NAME_IN_DESCRIPTION = new RegExp(escapeRegExp(FUNCTION_DESCRIPTION_TOOL).replace(escapeRegExp('{standard_tool_name}'), '([^"]*)'));
+
 function apiOfFunction(fn: OpenAIFunction): ApiRef | undefined {
-  if (fn.name === 'Finish') return undefined;
-  const tool = /subfunction for tool "([^"]*)"/.exec(fn.description)?.[1] ?? '';
+  if (fn.name === FINISH_FUNCTION.name) return undefined;
+  const tool = TOOL_NAME_IN_DESCRIPTION.exec(fn.description)?.[1] ?? '';
   const suffix = `_for_${tool}`;
   const api = tool !== '' && fn.name.endsWith(suffix) ? fn.name.slice(0, -suffix.length) : fn.name;
   return { category: '', tool, api };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function diverged(file: string, what: string): ToolbenchError {

@@ -7,6 +7,7 @@ import { pyJsonDumps } from '../util/pyjson.js';
 import type { PyObject, PyValue } from '../util/py-value.js';
 import { seededUniform } from '../util/seeded-random.js';
 import type { ChatMessage } from '../llm/backbone.js';
+import { toToolsShape } from '../registry/function-schema.js';
 import { chainOfThought } from './cot.js';
 import { depthFirstSearch } from './dfs.js';
 import { SearchNode } from './node.js';
@@ -112,8 +113,8 @@ export function initialMessages(task: SearchTask): ChatMessage[] {
 /** `answer_generation.function`: as recorded, else the list in the backbone's shape. */
 function functionList(task: SearchTask, options: SearchOptions): readonly PyValue[] {
   if (task.recordedFunctionList !== undefined) return task.recordedFunctionList;
-  const plain = task.functions as unknown as readonly PyObject[];
-  return options.backbone.shape === 'tools' ? plain.map((fn) => ({ type: 'function', function: fn })) : plain;
+  const list = options.backbone.shape === 'tools' ? toToolsShape(task.functions) : task.functions;
+  return list as unknown as readonly PyValue[];
 }
 
 /**

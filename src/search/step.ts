@@ -6,7 +6,7 @@
 import type { AssistantCall, ChatMessage, Completion, CompletionRequest } from '../llm/backbone.js';
 import { TOOL_STATUS } from '../env/status.js';
 import { HALLUCINATED_FUNCTION_NAME } from '../protocol/prompts.js';
-import type { PyValue } from '../util/py-value.js';
+import { isPyObject, type PyValue } from '../util/py-value.js';
 import { agentStep } from './agent-step.js';
 import { makeFinish, SearchNode } from './node.js';
 import type { SearchEvent, SearchOptions, SearchTask } from './types.js';
@@ -81,6 +81,8 @@ export async function applyCompletion(state: SearchState, frame: SearchNode, com
     current = current.child('Thought', typeof reply.content === 'string' ? reply.content : '');
   }
   if (calls.length === 0) {
+    // an assistant message with neither text nor calls is refused by chat APIs on the next request
+    if (typeof reply.content !== 'string') reply.content = '';
     current.messages = current.messages.append(reply);
     return current;
   }
@@ -135,10 +137,10 @@ export function callsOf(message: ChatMessage): AssistantCall[] {
 /** A copy deep enough to rename a call without touching the backbone's object. */
 function copyMessage(message: ChatMessage): ChatMessage {
   const copy: ChatMessage = { ...message };
-  if (isObject(message.function_call)) copy.function_call = { ...message.function_call };
+  if (isPyObject(message.function_call)) copy.function_call = { ...message.function_call };
   if (Array.isArray(message.tool_calls)) {
     copy.tool_calls = message.tool_calls.map((call) =>
-      isObject(call) && isObject(call.function) ? { ...call, function: { ...call.function } } : call,
+      isPyObject(call) && isPyObject(call.function) ? { ...call, function: { ...call.function } } : call,
     );
   }
   return copy;
@@ -148,12 +150,9 @@ function renameCall(message: ChatMessage, index: number, name: string): void {
   const toolCalls = message.tool_calls;
   if (Array.isArray(toolCalls) && toolCalls.length > 0) {
     const call = toolCalls[index];
-    if (isObject(call) && isObject(call.function)) (call.function as { name: PyValue }).name = name;
-  } else if (isObject(message.function_call)) {
+    if (isPyObject(call) && isPyObject(call.function)) (call.function as { name: PyValue }).name = name;
+  } else if (isPyObject(message.function_call)) {
     (message.function_call as { name: PyValue }).name = name;
   }
 }
 
-function isObject(value: unknown): value is Record<string, PyValue> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

@@ -5,6 +5,7 @@
  */
 import { open, rm, stat } from 'node:fs/promises';
 import { ToolbenchError } from './errors.js';
+import { sleep } from './sleep.js';
 
 export interface FileLockOptions {
   /** Give up waiting after this long (default 60 s). */
@@ -41,7 +42,7 @@ async function acquire(lock: string, timeoutMs: number, staleMs: number): Promis
     if (Date.now() > deadline) {
       throw new ToolbenchError('lock.timeout', 1, `${lock}: still locked after ${timeoutMs} ms (delete the file if no toolbench process is running)`);
     }
-    await delay(Math.min(50, 2 + attempt) * (0.5 + Math.random()));
+    await sleep(Math.min(50, 2 + attempt) * (0.5 + Math.random()));
   }
 }
 
@@ -51,8 +52,4 @@ async function isStale(lock: string, staleMs: number): Promise<boolean> {
   } catch {
     return false; // gone already: the next attempt will take it
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

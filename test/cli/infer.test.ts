@@ -2,16 +2,19 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
 import { registerInferCommand } from '../../src/cli/infer-command.js';
+import { createProgram } from '../../src/cli/program.js';
 import { runCli } from '../../src/cli/run-cli.js';
+import { resolveInferSettings, type InferFlags } from '../../src/infer/infer-settings.js';
 import type { StopSignals } from '../../src/cli/serve-tools.js';
 import { ToolbenchError } from '../../src/util/errors.js';
 import { runToolbench, type CliResult } from '../helpers/cli.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeReply } from '../helpers/fake-openai.js';
-import { dataPath, fixture, SKIP_WITHOUT_DATA } from '../helpers/paths.js';
+import { dataPath, fixture, PROJECT_ROOT, SKIP_WITHOUT_DATA } from '../helpers/paths.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbench-infer-cli-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -50,6 +53,49 @@ async function withStdin(args: readonly string[], stdin: string, env: Record<str
   } as Parameters<typeof runCli>[1]);
   return { code, stdout, stderr };
 }
+
+/** Signals a test sends itself. */
+function testSignals(): StopSignals & { interrupt(): void; listening(): boolean } {
+  let handler: ((signal: 'SIGINT') => void) | undefined;
+  return {
+    listen(listener) {
+      handler = listener;
+      return () => (handler = undefined);
+    },
+    interrupt: () => handler?.('SIGINT'),
+    listening: () => handler !== undefined,
+  };
+}
+
+/** infer in-process with its own standard input and signals; the error it ends with (undefined for exit 0). */
+async function runInferWith(
+  args: readonly string[],
+  options: { stdin?: Readable; signals?: StopSignals; isTTY?: boolean; onStdout?: (text: string) => void } = {},
+): Promise<{ error: unknown; stdout: string; stderr: string; partial: boolean }> {
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    stdout: { write: (text: string) => ((stdout += text), options.onStdout?.(text), true) },
+    stderr: { isTTY: options.isTTY, write: (text: string) => ((stderr += text), true) },
+    env: { NO_COLOR: '1', TERM: 'xterm' },
+    ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+  };
+  const program = new Command().exitOverride();
+  const outcome = { partial: false };
+  registerInferCommand(program, io, outcome, options.signals);
+  let error: unknown;
+  await program.parseAsync(['infer', ...args], { from: 'user' }).catch((caught: unknown) => (error = caught));
+  return { error, stdout, stderr, partial: outcome.partial };
+}
+
+/** Rejects after `ms`: a run that waits forever fails the test instead of hanging it. */
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still running after ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+const exitCodeOf = (error: unknown): number | undefined => (error === undefined ? 0 : error instanceof ToolbenchError ? error.exitCode : undefined);
 
 describe('toolbench infer', () => {
   let server: FakeOpenAI;
@@ -144,19 +190,62 @@ describe('toolbench infer', () => {
     }
     const missing = await runToolbench(['infer', '--queries', join(scratch, 'nothing.json'), '--out', freshDir(), ...openaiArgs()]);
     assert.equal(missing.code, 2, missing.stderr);
-    const bad = await runToolbench(['infer', '--queries', queryFile([{ query_id: 1 }]), '--out', freshDir(), ...openaiArgs()]);
-    assert.equal(bad.code, 2, bad.stderr);
-    assert.match(bad.stderr, /\$\[0\]\.query: expected a string/);
+    const toolllamaOnly = await runToolbench(['infer', '--queries', queries, '--out', 'x', '--truncate-prompt-tokens', '10', ...openaiArgs()]);
+    assert.equal(toolllamaOnly.code, 2, toolllamaOnly.stderr);
+    assert.match(toolllamaOnly.stderr, /--truncate-prompt-tokens is for --backbone toolllama/);
   });
 
-  test('--backbone replay: a recorded file that cannot be read fails alone, is listed, and the exit code is 3', async () => {
+  test('an invalid item of the query file fails alone: listed in the failures file, the run goes on, exit 3', async () => {
+    const out = freshDir();
+    server.enqueue(...helloScript(), ...helloScript());
+    const queries = queryFile([QUERIES[0], { query_id: 7, api_list: [] }, QUERIES[1]]);
+    const result = await runToolbench(['infer', '--queries', queries, '--out', out, ...openaiArgs()]);
+    assert.equal(result.code, 3, result.stderr);
+    assert.deepEqual(readdirSync(out).sort(), ['1_DFS_woFilter_w2.json', '2_DFS_woFilter_w2.json', 'infer-failures.jsonl']);
+    const failure = JSON.parse(readFileSync(join(out, 'infer-failures.jsonl'), 'utf8'));
+    assert.equal(failure.query_id, '7');
+    assert.match(failure.error, /\$\[1\]\.query: expected a string/);
+    assert.match(result.stderr, /query 7 failed: .*\$\[1\]\.query/);
+    assert.match(result.stderr, /2 answered .*, 1 failed/);
+
+    // --out -: no failures file, the failure is on stderr
+    server.enqueue(...helloScript());
+    const lines = await withStdin(['infer', '--queries', '-', '--out', '-', ...openaiArgs()], `${JSON.stringify(QUERIES[0])}\n{"query": \n`);
+    assert.equal(lines.code, 3, lines.stderr);
+    assert.equal(lines.stdout.trimEnd().split('\n').length, 1);
+    assert.match(lines.stderr, /query 1 failed: <stdin>: line 2, column \d+/);
+  });
+
+  test('no query answered and some failed: exit 1, not 3', async () => {
+    const out = freshDir();
+    const bad = await runToolbench(['infer', '--queries', queryFile([{ query_id: 1 }, { query_id: 2 }]), '--out', out, ...openaiArgs()]);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /\$\[0\]\.query: expected a string/);
+    assert.match(bad.stderr, /every query failed \(2\); no answer was written/);
+    assert.equal(readFileSync(join(out, 'infer-failures.jsonl'), 'utf8').trim().split('\n').length, 2);
+  });
+
+  test('a query file that breaks half-way: the query in flight finishes and is written, nothing more starts, exit 2', async () => {
+    const out = freshDir();
+    server.enqueue(...helloScript());
+    const file = join(scratch, `broken-${++folders}.json`);
+    writeFileSync(file, `[${JSON.stringify(QUERIES[0])}, {"query": `);
+    // the array is read item by item: query 1 is searched by one worker while the other finds the break
+    const result = await runToolbench(['infer', '--queries', file, '--out', out, '--workers', '2', ...openaiArgs()]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /broken-\d+\.json: \$\[1\]\.query \(line 1, column \d+\): expected a JSON value/);
+    assert.deepEqual(readdirSync(out), ['1_DFS_woFilter_w2.json']);
+    assert.equal(JSON.parse(readFileSync(join(out, '1_DFS_woFilter_w2.json'), 'utf8')).win, true);
+  });
+
+  test('--backbone replay: a recorded file that cannot be read fails alone and is listed (exit 1: nothing was answered)', async () => {
     const recordings = join(scratch, 'recordings');
     mkdirSync(recordings, { recursive: true });
     writeFileSync(join(recordings, '5_ChatGPT_DFS_woFilter_w2.json'), '[]');
     writeFileSync(join(recordings, 'notes.json'), '{}');
     const out = freshDir();
     const result = await runToolbench(['infer', '--backbone', 'replay', '--env', 'replay', '--replay-from', recordings, '--out', out]);
-    assert.equal(result.code, 3, result.stderr);
+    assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /1 \.json files do not end in _DFS_woFilter_w2\.json; ignored/);
     const failure = JSON.parse(readFileSync(join(out, 'infer-failures.jsonl'), 'utf8'));
     assert.deepEqual([failure.query_id, failure.method], ['5', 'DFS_woFilter_w2']);
@@ -174,6 +263,149 @@ describe('toolbench infer', () => {
       const rerun = JSON.parse(readFileSync(join(out, `${id}_DFS_woFilter_w2.json`), 'utf8'));
       const released = JSON.parse(readFileSync(join(recordings, `${id}_ChatGPT_DFS_woFilter_w2.json`), 'utf8'));
       assert.deepEqual([rerun.win, rerun.tree], [released.win, released.tree]);
+    }
+  });
+
+  test('Ctrl-C while infer waits on a standard input that never ends: exit 130 at once, and stdin is no longer read', async () => {
+    for (const mode of ['--json', 'progress bar'] as const) {
+      const signals = testSignals();
+      const stdin = new Readable({ read: () => undefined }); // like `sleep 30 | toolbench infer --queries -`
+      const args = ['--queries', '-', '--out', freshDir(), ...openaiArgs(), ...(mode === '--json' ? ['--json'] : [])];
+      const run = runInferWith(args, {
+        stdin,
+        signals,
+        isTTY: mode === 'progress bar', // the bar used to count the queries first, reading stdin to its end
+        onStdout: (text) => void (text.includes('run_start') && setImmediate(signals.interrupt)),
+      });
+      // with the bar there is no run_start on stdout: Ctrl-C some time after the start, once the command listens
+      const poke = setInterval(() => mode === 'progress bar' && signals.listening() && (signals.interrupt(), clearInterval(poke)), 50);
+      const result = await within(3_000, run, mode).finally(() => clearInterval(poke));
+      assert.equal(exitCodeOf(result.error), 130, `${mode}: ${String(result.error)}\n${result.stderr}`);
+      assert.match(result.stderr, /SIGINT: stopping the queries in flight/);
+      assert.equal(stdin.destroyed, true, `${mode}: standard input is released`);
+    }
+  });
+
+  test('Ctrl-C reaches `sleep 30 | toolbench infer --queries -` (a real process, a real pipe, a real SIGINT)', { timeout: 30_000 }, async () => {
+    const out = freshDir();
+    const args = ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'entry.ts'), 'infer', '--queries', '-', '--out', out, '--json', ...openaiArgs()];
+    const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const started = new Promise<void>((resolve) =>
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('"run_start"')) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await within(20_000, started, 'run_start');
+      const interruptedAt = Date.now();
+      child.kill('SIGINT');
+      const code = await within(5_000, exited, 'exit after SIGINT');
+      assert.equal(code, 130, stderr);
+      assert.ok(Date.now() - interruptedAt < 5_000);
+    } finally {
+      child.stdin.end();
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('--queries - with JSON lines: each query is searched as its line arrives, before standard input ends', async () => {
+    server.enqueue(...helloScript(), ...helloScript());
+    const stdin = new PassThrough();
+    let answered: () => void = () => undefined;
+    const firstAnswer = new Promise<void>((resolve) => (answered = resolve));
+    const run = runInferWith(['--queries', '-', '--out', '-', ...openaiArgs()], { stdin, onStdout: (text) => text.includes('"win"') && answered() });
+    stdin.write(`${JSON.stringify(QUERIES[0])}\n`);
+    await within(3_000, firstAnswer, 'the first answer while stdin is open');
+    stdin.end(`${JSON.stringify(QUERIES[1])}\n`);
+    const result = await within(3_000, run, 'the run');
+    assert.equal(exitCodeOf(result.error), 0, `${String(result.error)}\n${result.stderr}`);
+    assert.equal(result.stdout.trimEnd().split('\n').length, 2);
+  });
+
+  test('--max-cost with a model that has no price warns that it has no effect, and the run goes on', async () => {
+    server.enqueue(...helloScript());
+    const args = ['infer', '--queries', queryFile([QUERIES[0]]), '--out', freshDir(), '--max-cost', '1', '--model', 'my-vllm-model', '--base-url', server.baseUrl, '--env', 'local', '--tools', LOCAL_TOOLS];
+    const unpriced = await runToolbench(args);
+    assert.equal(unpriced.code, 0, unpriced.stderr);
+    assert.match(unpriced.stderr, /warning: --max-cost has no effect: no price for model my-vllm-model; give one with --prices FILE/);
+    assert.match(unpriced.stderr, /infer: 1 answered/);
+
+    server.enqueue(...helloScript());
+    const prices = join(scratch, 'prices.yml');
+    writeFileSync(prices, 'models:\n  my-vllm-model: {input: 0.1, output: 0.2}\n');
+    const priced = await runToolbench([...args.slice(0, 4), freshDir(), ...args.slice(5), '--prices', prices]);
+    assert.equal(priced.code, 0, priced.stderr);
+    assert.doesNotMatch(priced.stderr, /--max-cost has no effect/);
+  });
+
+  test('the model gets a seed only when --seed, TOOLBENCH_SEED or the config file sets one', async () => {
+    const config = join(scratch, 'seed.yml');
+    writeFileSync(config, 'seed: 11\n');
+    const cases: [string[], Record<string, string>, number | undefined][] = [
+      [[], {}, undefined],
+      [['--seed', '0'], {}, 0],
+      [['--seed', '7'], {}, 7],
+      [[], { TOOLBENCH_SEED: '5' }, 5],
+      [['--config', config], {}, 11],
+    ];
+    for (const [flags, env, seed] of cases) {
+      server.enqueue(...helloScript());
+      const before = server.requests.length;
+      const result = await runToolbench(['infer', '--queries', queryFile([QUERIES[0]]), '--out', freshDir(), ...openaiArgs(), ...flags], env);
+      assert.equal(result.code, 0, result.stderr);
+      const bodies = server.requests.slice(before).map((request) => request.body);
+      assert.equal(bodies.length, 2);
+      for (const body of bodies) assert.deepEqual(['seed' in body, body.seed], [seed !== undefined, seed], `${flags.join(' ')} ${JSON.stringify(env)}`);
+    }
+  });
+
+  test('--truncate-prompt-tokens reaches the toolllama request; without it the backbone default applies', async () => {
+    const finish = 'Thought: done\nAction: Finish\nAction Input: {"return_type": "give_answer", "final_answer": "hello world"}';
+    const sent: (number | undefined)[] = [];
+    for (const flags of [['--truncate-prompt-tokens', '4096'], []]) {
+      server.enqueue({ text: finish, usage: { prompt_tokens: 50, completion_tokens: 5, total_tokens: 55 } });
+      const before = server.requests.length;
+      const args = ['infer', '--queries', queryFile([QUERIES[0]]), '--out', freshDir(), '--backbone', 'toolllama', '--method', 'CoT@1', '--model', 'ToolLLaMA-2-7b-v2', '--base-url', server.baseUrl, '--env', 'local', '--tools', LOCAL_TOOLS];
+      const result = await runToolbench([...args, ...flags]);
+      assert.equal(result.code, 0, result.stderr);
+      const request = server.requests[before];
+      assert.equal(request?.path, '/v1/completions');
+      sent.push(request?.body.truncate_prompt_tokens);
+    }
+    assert.equal(sent[0], 4096);
+    assert.ok(sent[1] === undefined || sent[1] === 7168, `the backbone's default, got ${sent[1]}`);
+    const settings = (flags: InferFlags) => resolveInferSettings({ queries: ['q.json'], out: 'x', backbone: 'toolllama', ...flags }, {});
+    assert.deepEqual([settings({}).truncatePromptTokens, settings({ truncatePromptTokens: '0' }).truncatePromptTokens], [undefined, 0]);
+  });
+
+  test('--help: every example parses with flags infer has, and resolves to runnable settings', async () => {
+    let help = '';
+    const program = createProgram({ stdout: { write: (text: string) => ((help += text), true) }, stderr: { write: () => true }, env: {} }, { partial: false });
+    await program.parseAsync(['infer', '--help'], { from: 'user' }).catch(() => undefined);
+    const flat = help.replace(/\s+/g, ' ');
+    assert.match(flat, /--seed <n> seeds the random compression draw, the reported give-up choice, and \(when given\) the model's sampling/);
+    assert.match(flat, /With --out DIR the failures are also listed in DIR\/infer-failures\.jsonl; with --out - they are on stderr only/);
+    const examples = help
+      .replace(/\\\n\s*/g, '')
+      .split('\n')
+      .filter((line) => line.trimStart().startsWith('$ ') && line.includes('toolbench infer'))
+      .map((line) => (line.split('toolbench ')[1] ?? '').split(' | ')[0] ?? '');
+    assert.equal(examples.length, 5);
+    for (const example of examples) {
+      const words = (example.match(/'[^']*'|\S+/g) ?? []).map((word) => word.replace(/^'(.*)'$/, '$1'));
+      let flags: InferFlags | undefined;
+      const parser = createProgram({ stdout: { write: () => true }, stderr: { write: () => true }, env: {} }, { partial: false });
+      const infer = parser.commands.find((command) => command.name() === 'infer');
+      infer?.action((_options: unknown, self: Command) => void (flags = self.optsWithGlobals()));
+      await parser.parseAsync(words, { from: 'user' });
+      assert.ok(flags !== undefined, example);
+      const settings = resolveInferSettings(flags, {});
+      if (settings.backbone !== 'replay') assert.ok(settings.model !== undefined, `${example}: --model is needed`);
     }
   });
 

@@ -271,6 +271,24 @@ describe('createSimulator against an OpenAI-compatible server', () => {
     assert.doesNotMatch(JSON.stringify(succeeded), /SECRET/);
   });
 
+  test('credentials in the base URL appear in nothing the simulator returns, even when the server quotes them', async () => {
+    const token = 'tok3n-PASSWORD-0123';
+    const baseUrl = server.baseUrl.replace('http://', `http://alice:${token}@`);
+    /** Node's fetch refuses URLs with credentials: this one drops them, so that the fake server answers. */
+    const forward: typeof fetch = (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      url.username = '';
+      url.password = '';
+      return fetch(url, init);
+    };
+    const quote: FakeReply = { status: 400, body: { error: { message: `bad request to ${baseUrl} by alice:${token}` } } };
+    script = [quote, quote, quote];
+    const failed = await simulator({ baseUrl, fetch: forward }).simulate(request());
+    assert.equal(failed.ok, false);
+    assert.match(!failed.ok ? failed.reason : '', /bad request to http:\/\/127\.0\.0\.1/);
+    assert.doesNotMatch(JSON.stringify(failed), /tok3n|alice/);
+  });
+
   test('an aborted signal stops the simulation with the abort reason', async () => {
     script = [{ content: 'not json' }];
     const controller = new AbortController();

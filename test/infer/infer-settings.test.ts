@@ -47,6 +47,8 @@ describe('infer settings', () => {
       [{ ...base, backbone: 'replay' }, /leave out --queries/],
       [{ ...base, backbone: 'gpt' }, /--backbone gpt: expected one of openai, toolllama, replay/],
       [{ ...base, history: 'training' }, /--history is for --backbone toolllama/],
+      [{ ...base, truncatePromptTokens: '4096' }, /--truncate-prompt-tokens is for --backbone toolllama/],
+      [{ ...base, backbone: 'toolllama', truncatePromptTokens: '-1' }, /--truncate-prompt-tokens -1: expected an integer of at least 0/],
       [{ ...base, workers: '0' }, /--workers 0: expected an integer of at least 1/],
       [{ ...base, workers: '2.5' }, /--workers 2.5/],
       [{ ...base, temperature: '3' }, /--temperature 3: expected a number from 0 to 2/],
@@ -69,6 +71,15 @@ describe('createBackbone', () => {
     assert.throws(() => createBackbone(openai), usage(/OPENAI_API_KEY.*--base-url/));
     assert.equal(createBackbone({ ...openai, apiKey: 'sk-test' }).kind, 'openai');
     assert.equal(createBackbone({ ...openai, baseUrl: 'http://127.0.0.1:1/v1' }).shape, 'tools');
+  });
+
+  test('a --base-url must be a URL without credentials (fetch refuses them and would quote them)', () => {
+    assert.throws(() => createBackbone({ ...openai, baseUrl: 'http://user:secret@127.0.0.1:1/v1' }), (error: Error) => {
+      assert.match(error.message, /must not carry a user name or password/);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+    assert.throws(() => createBackbone({ ...openai, baseUrl: 'localhost:8000' }), usage(/is not an http\(s\) URL/));
   });
 
   test('toolllama needs --model and --base-url', () => {

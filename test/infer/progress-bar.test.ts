@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { formatProgressLine, type ProgressCounts } from '../../src/infer/progress-bar.js';
+import { formatProgressLine, startProgressBar, type ProgressCounts } from '../../src/infer/progress-bar.js';
 
 const counts: ProgressCounts = { finished: 12, total: 200, win: 8, giveUp: 3, failed: 1, skipped: 0, llmCalls: 143, tokens: 1_234_567, cost: 0.42 };
 const bar = '=====---------------';
@@ -15,5 +15,15 @@ describe('the progress line', () => {
     assert.equal(formatProgressLine({ ...counts, total: undefined }, { width: 200, bar }), '12 queries | pass 8 give-up 3 failed 1 | 143 calls 1.2M tok $0.4200');
     assert.equal(formatProgressLine(counts, { width: 80, bar, etaSeconds: 192 }), '12/200 | pass 8 give-up 3 failed 1 | 143 calls 1.2M tok $0.4200 | ETA 3m12s');
     assert.equal(formatProgressLine(counts, { width: 60, bar, etaSeconds: 192 }), '12/200 | pass 8 give-up 3 failed 1 | 143 calls 1.2M tok $0.4200');
+  });
+
+  test('a message logged just before the bar stops is still shown (the Ctrl-C warning)', () => {
+    let written = '';
+    const stream = { isTTY: true, columns: 100, write: (text: string) => ((written += text), true) } as unknown as NodeJS.WritableStream;
+    const progress = startProgressBar(stream, 3);
+    progress.log('warning: SIGINT: stopping the queries in flight');
+    progress.stop();
+    progress.stop();
+    assert.match(written, /warning: SIGINT: stopping the queries in flight\n/);
   });
 });

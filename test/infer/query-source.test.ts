@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { parseQueryText, readQuerySources, readStreamText, type PositionedQuery } from '../../src/infer/query-source.js';
+import { readQuerySources, type InvalidItem, type PositionedQuery, type SourceItem } from '../../src/infer/query-source.js';
 import { ToolbenchError } from '../../src/util/errors.js';
 import { fixture } from '../helpers/paths.js';
 
@@ -13,13 +13,24 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const isInputError = (pattern: RegExp) => (error: unknown) => error instanceof ToolbenchError && error.exitCode === 2 && pattern.test(error.message);
 
-async function collect(sources: string[], stdin = ''): Promise<PositionedQuery[]> {
-  const read: PositionedQuery[] = [];
-  for await (const item of readQuerySources(sources, async () => stdin)) read.push(item);
+async function collectItems(sources: string[], stdin: string | Buffer[] = ''): Promise<SourceItem[]> {
+  const read: SourceItem[] = [];
+  const chunks = typeof stdin === 'string' ? [Buffer.from(stdin)] : stdin;
+  for await (const item of readQuerySources(sources, () => Readable.from(chunks))) read.push(item);
   return read;
 }
 
+async function collect(sources: string[], stdin: string | Buffer[] = ''): Promise<PositionedQuery[]> {
+  const items = await collectItems(sources, stdin);
+  const invalid = items.find((item): item is InvalidItem => 'invalid' in item);
+  if (invalid !== undefined) throw invalid.invalid;
+  return items as PositionedQuery[];
+}
+
 const ids = (items: readonly PositionedQuery[]) => items.map((item) => [item.query.queryId, item.position]);
+/** [id, position] of a query, [id, position, message] of an invalid item. */
+const described = (items: readonly SourceItem[]) =>
+  items.map((item) => ('invalid' in item ? [item.queryId, item.position, `${item.origin} | ${item.invalid.message}`] : [item.query.queryId, item.position]));
 
 function write(name: string, text: string): string {
   const file = join(scratch, name);
@@ -49,22 +60,56 @@ describe('infer query sources', () => {
     await assert.rejects(collect(['-', '-']), /standard input can be read only once/);
   });
 
-  test('bad items are input errors naming the source, the item and the line', async () => {
-    await assert.rejects(collect([write('bad-item.json', '[{"query": "a"}, {"query_id": 2}]')]), isInputError(/bad-item\.json: \$\[1\]\.query: expected a string/));
-    await assert.rejects(collect([write('bad-line.jsonl', '{"query": "a"}\n{"query": \n')]), isInputError(/bad-line\.jsonl: line 2, column \d+/));
-    await assert.rejects(collect(['-'], '{"query": "a"}\n[1]\n'), isInputError(/<stdin>: \$\[1\]: expected an object/));
+  test('an item that is not a valid query is yielded as invalid, naming the source, the item and the line; reading goes on', async () => {
+    const array = write('bad-item.json', '[{"query": "a"}, {"query_id": 2}, [3], {"query": "d"}]');
+    assert.deepEqual(described(await collectItems([array])), [
+      [0, 0],
+      ['2', 1, `${array}: $[1] | ${array}: $[1].query: expected a string (or a list of strings), got nothing (the key is missing)`],
+      ['2', 2, `${array}: $[2] | ${array}: $[2]: expected an object, got an array`],
+      [3, 3],
+    ]);
+    const lines = write('bad-line.jsonl', '{"query": "a"}\n{"query": \n\n{"query": "c"}\n');
+    const items = described(await collectItems([lines]));
+    assert.deepEqual(items.map((item) => item.slice(0, 2)), [[0, 0], ['1', 1], [2, 2]], 'a broken line counts as an item for the default ids');
+    assert.match(String(items[1]?.[2]), /bad-line\.jsonl: line 2 \| .*bad-line\.jsonl: line 2, column \d+: expected .*one query object per line/);
+    assert.deepEqual(described(await collectItems(['-'], '{"query": "a"}\n[1]\n{"query": "c", "query_id": 9}\n')), [
+      [0, 0],
+      ['1', 1, '<stdin>: line 2 | <stdin>: $[1]: expected an object, got an array'],
+      [9, 2],
+    ]);
+  });
+
+  test('a source that cannot be read or is not well formed throws, after the items before the break', async () => {
+    const read: SourceItem[] = [];
+    const broken = write('broken.json', '[{"query": "a"}, {"query": ');
+    await assert.rejects(
+      (async () => {
+        for await (const item of readQuerySources([broken], () => Readable.from([]))) read.push(item);
+      })(),
+      isInputError(/broken\.json: \$\[1\]\.query \(line 1, column \d+\): expected a JSON value/),
+    );
+    assert.deepEqual(described(read), [[0, 0]]);
     await assert.rejects(collect(['-'], '  \n'), isInputError(/<stdin>: \$: expected a JSON array of queries/));
+    await assert.rejects(collect(['-'], '[{"query": "a"}, '), isInputError(/<stdin>: /));
     await assert.rejects(collect([join(scratch, 'missing.json')]), (error: unknown) => error instanceof ToolbenchError && /missing\.json/.test(error.message));
   });
 
-  test('parseQueryText keeps Python-only JSON values as the query files do', async () => {
-    const items: unknown[] = [];
-    for await (const query of parseQueryText('[{"query": "a", "query_id": 12345678901234567890}]', 'x')) items.push(query.queryId);
-    assert.deepEqual(items, ['12345678901234567890']);
+  test('standard input keeps Python-only JSON values as the query files do, and decodes UTF-8 split across chunks', async () => {
+    assert.deepEqual(ids(await collect(['-'], '[{"query": "a", "query_id": 12345678901234567890}]')), [['12345678901234567890', 0]]);
+    const bytes = Buffer.from('\ufeff{"query": "é", "query_id": 1}\r\n{"query": "b", "query_id": 2}');
+    const split = await collect(['-'], [bytes.subarray(0, 2), bytes.subarray(2, 15), bytes.subarray(15)]);
+    assert.deepEqual([ids(split), split[0]?.query.query], [[[1, 0], [2, 1]], 'é']);
   });
 
-  test('readStreamText joins the chunks of a stream as UTF-8', async () => {
-    const bytes = Buffer.from('{"query": "é"}');
-    assert.equal(await readStreamText(Readable.from([bytes.subarray(0, 13), bytes.subarray(13)])), '{"query": "é"}');
+  test('standard input in JSON lines is read as it arrives: a query is yielded before the stream ends', async () => {
+    const stdin = new PassThrough();
+    const items = readQuerySources(['-'], () => stdin);
+    stdin.write('   \n{"query": "a", "query_id": 1}\n{"query": "b", ');
+    const first = await items.next();
+    assert.deepEqual(first.done === true ? undefined : described([first.value]), [[1, 0]]);
+    stdin.end('"query_id": 2}\n');
+    const second = await items.next();
+    assert.deepEqual(second.done === true ? undefined : described([second.value]), [[2, 1]]);
+    assert.equal((await items.next()).done, true);
   });
 });

@@ -177,15 +177,73 @@ describe('runInfer', () => {
     }
   });
 
-  test('an invalid query source stops the run with its error', async () => {
-    const bad = new ToolbenchError('input.invalid', 2, 'q.json: $[2]: expected an object');
+  test('an invalid item is one failed query: recorded without being opened, and the run goes on', async () => {
+    const out = freshDir();
+    const invalid = new ToolbenchError('input.invalid', 2, 'q.jsonl: line 2, column 9: expected a JSON value');
     const source = (async function* (): AsyncGenerator<InferJob> {
-      yield* jobs(['1', '2']);
+      yield* jobs(['1']);
+      yield { queryId: '1', position: 1, origin: 'q.jsonl: line 2', invalid, open: () => Promise.reject(new Error('not opened')) };
+      yield* jobs(['3']);
+    })();
+    const run = options(out);
+    const summary = await runInfer(source, run);
+    assert.deepEqual([summary.done, summary.failed, summary.stoppedBy, summary.fatal], [2, 1, 'completed', undefined]);
+    const failures = readFileSync(join(out, FAILURES_FILE), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(failures, [{ query_id: '1', method: 'DFS_woFilter_w2', error: invalid.message, time: '2023-11-14T22:13:20.000Z' }]);
+    assert.deepEqual(run.events.filter((event) => event.event === 'query_error'), [{ event: 'query_error', query_id: '1', error: invalid.message }]);
+  });
+
+  test('a query source that breaks stops new queries; those in flight finish and are written', async () => {
+    const bad = new ToolbenchError('input.invalid', 2, 'q.json: $[2] (line 1, column 40): expected a JSON value');
+    let firstStarted: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (firstStarted = resolve));
+    const source = (async function* (): AsyncGenerator<InferJob> {
+      yield* jobs(['1']);
+      await started; // the second worker asks for a job while query 1 is searched
       throw bad;
     })();
+    const search: SearchFunction = async (task, options) => {
+      firstStarted();
+      await abortableDelay(30, options.signal);
+      return fakeSearch()(task, options);
+    };
     const out = freshDir();
-    const summary = await runInfer(source, options(out));
-    assert.deepEqual([summary.stoppedBy, summary.fatal, summary.done], ['fatal', bad, 2]);
+    const summary = await runInfer(source, options(out, { search, workers: 2 }));
+    assert.deepEqual([summary.stoppedBy, summary.fatal, summary.done, summary.unfinished], ['fatal', bad, 1, 0]);
+    assert.deepEqual(answerFiles(out), ['1_DFS_woFilter_w2.json']);
+  });
+
+  test('an abort while waiting on a source that never ends returns at once', async () => {
+    const controller = new AbortController();
+    let returned = false;
+    const never: AsyncIterable<InferJob> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => new Promise<IteratorResult<InferJob>>(() => undefined),
+        return: async () => {
+          returned = true;
+          return { done: true, value: undefined };
+        },
+      }),
+    };
+    setTimeout(() => controller.abort(), 20);
+    const summary = await runInfer(never, options(freshDir(), { signal: controller.signal, workers: 2 }));
+    assert.deepEqual([summary.stoppedBy, summary.done, returned], ['interrupted', 0, true]);
+  });
+
+  test('--max-cost reached while a worker waits on the source: the run ends without waiting for more input', async () => {
+    let release: () => void = () => undefined;
+    const source = (async function* (): AsyncGenerator<InferJob> {
+      yield* jobs(['1']);
+      await new Promise<void>((resolve) => (release = resolve)); // a pipe with nothing more for now
+      yield* jobs(['2']);
+    })();
+    const search: SearchFunction = async (task, options) => {
+      await abortableDelay(20, options.signal); // the second worker is waiting on the source by now
+      return fakeSearch({ cost: 1 })(task, options);
+    };
+    const summary = await runInfer(source, options(freshDir(), { search, workers: 2, maxCost: 0.5 }));
+    release();
+    assert.deepEqual([summary.stoppedBy, summary.done], ['max-cost', 1]);
   });
 
   test('--max-cost: once spent, no new query starts', async () => {

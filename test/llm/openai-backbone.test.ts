@@ -180,7 +180,7 @@ describe('returned message, functions shape', () => {
 });
 
 describe('returned message, tools shape', () => {
-  test('null content is dropped and tool calls are kept in order with their ids', async () => {
+  test('null content is dropped and tool calls are kept in order with their ids, keys as model_dump() writes them', async () => {
     const reply: FakeReply = {
       tool_calls: [
         { id: 'call_a', function: { name: 'search_for_songs', arguments: '{"q": "1"}' } },
@@ -190,14 +190,14 @@ describe('returned message, tools shape', () => {
     const { completion } = await call('tools', [reply], agentRequest(TOOLS_CONVERSATION));
     assert.equal(
       messageOf(completion),
-      '{"role":"assistant","tool_calls":[{"id":"call_a","type":"function","function":{"name":"search_for_songs","arguments":"{\\"q\\": \\"1\\"}"}},{"id":"call_b","type":"function","function":{"name":"Finish","arguments":"{}"}}]}',
+      '{"role":"assistant","tool_calls":[{"id":"call_a","function":{"name":"search_for_songs","arguments":"{\\"q\\": \\"1\\"}"},"type":"function"},{"id":"call_b","function":{"name":"Finish","arguments":"{}"},"type":"function"}]}',
     );
   });
 
   test('content and calls together keep both; dotted names are left alone', async () => {
     const reply: FakeReply = { content: 'Thought', tool_calls: [{ id: 'call_a', function: { name: 'a.b', arguments: '{}' } }] };
     const { completion } = await call('tools', [reply], agentRequest(TOOLS_CONVERSATION));
-    assert.equal(messageOf(completion), '{"role":"assistant","content":"Thought","tool_calls":[{"id":"call_a","type":"function","function":{"name":"a.b","arguments":"{}"}}]}');
+    assert.equal(messageOf(completion), '{"role":"assistant","content":"Thought","tool_calls":[{"id":"call_a","function":{"name":"a.b","arguments":"{}"},"type":"function"}]}');
   });
 
   test('text only has no tool_calls key', async () => {
@@ -205,13 +205,40 @@ describe('returned message, tools shape', () => {
     assert.equal(messageOf(completion), '{"role":"assistant","content":"Done"}');
   });
 
-  test('a legacy function_call becomes one tool call with a generated id', async () => {
+  test('a legacy function_call becomes one tool call with a derived id', async () => {
     const { completion } = await call('tools', [{ function_call: { name: 'Finish', arguments: '{}' } }], agentRequest(TOOLS_CONVERSATION));
     assert.ok(completion.ok);
     const text = JSON.stringify(completion.message);
     const id = (completion.message.tool_calls as { id: string }[])[0]?.id ?? '';
     assert.match(id, /^call_[0-9a-f]{24}$/);
-    assert.equal(text, `{"role":"assistant","tool_calls":[{"id":"${id}","type":"function","function":{"name":"Finish","arguments":"{}"}}]}`);
+    assert.equal(text, `{"role":"assistant","tool_calls":[{"id":"${id}","function":{"name":"Finish","arguments":"{}"},"type":"function"}]}`);
+  });
+
+  test('derived ids reproduce: the same request and reply give the same id; another call, reply or conversation another', async () => {
+    const idsOf = async (reply: FakeReply, messages: readonly ChatMessage[] = TOOLS_CONVERSATION, seed?: number, fetch?: typeof globalThis.fetch): Promise<string[]> => {
+      const { completion } = await call('tools', [reply], agentRequest(messages), { ...(seed === undefined ? {} : { seed }), ...(fetch === undefined ? {} : { fetch }) });
+      assert.ok(completion.ok);
+      return (completion.message.tool_calls as { id: string }[]).map((toolCall) => toolCall.id);
+    };
+    const legacy: FakeReply = { function_call: { name: 'search_for_songs', arguments: '{"q": "1"}' } };
+    const [first] = await idsOf(legacy);
+    assert.deepEqual(await idsOf(legacy), [first]);
+    const others = [
+      ...(await idsOf({ function_call: { name: 'search_for_songs', arguments: '{"q": "2"}' } })),
+      ...(await idsOf({ content: 'Thought', function_call: { name: 'search_for_songs', arguments: '{"q": "1"}' } })),
+      ...(await idsOf(legacy, TOOLS_CONVERSATION.slice(0, 2))),
+      ...(await idsOf(legacy, TOOLS_CONVERSATION, 7)),
+    ];
+    assert.equal(new Set([first, ...others]).size, 5, JSON.stringify([first, ...others]));
+    // tool calls the server sent without ids: one reply, two identical calls, two ids
+    const withoutIds = rewritingFetch((json) => {
+      for (const toolCall of json.choices[0].message.tool_calls) delete toolCall.id;
+    });
+    const finish = { function: { name: 'Finish', arguments: '{}' } };
+    const idless = await idsOf({ tool_calls: [finish, finish] }, TOOLS_CONVERSATION, undefined, withoutIds);
+    assert.equal(idless.length, 2);
+    assert.notEqual(idless[0], idless[1]);
+    for (const id of idless) assert.match(id, /^call_[0-9a-f]{24}$/);
   });
 });
 
@@ -424,6 +451,51 @@ describe('describe', () => {
       { temperature: withSettings.describe().temperature, seed: withSettings.describe().seed, base_url: withSettings.describe().base_url, max_tokens: withSettings.describe().max_tokens },
       { temperature: 0.2, seed: 3, base_url: 'https://example.com/v1', max_tokens: 1024 },
     );
+  });
+});
+
+describe('credentials in the base URL', () => {
+  const TOKEN = 'tok3n-PASSWORD-0123';
+  const withCredentials = (): string => server.baseUrl.replace('http://', `http://alice:${TOKEN}@`);
+  const leaks = (text: string): boolean => text.includes(TOKEN) || text.includes('alice') || text.includes(withCredentials());
+  /** Node's fetch refuses URLs with credentials: this one drops them, so that the fake server answers. */
+  const forward: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    url.username = '';
+    url.password = '';
+    return fetch(url, init);
+  };
+
+  test('never appear in describe()', () => {
+    const described = backbone('tools', { baseUrl: withCredentials() }).describe();
+    assert.equal(described.base_url, server.baseUrl);
+    assert.ok(!leaks(JSON.stringify(described)));
+  });
+
+  test('never appear in the error of a failed call (Node refuses the URL and quotes it)', async () => {
+    const completion = await backbone('tools', { baseUrl: withCredentials(), maxRetries: 0 }).complete(agentRequest(TOOLS_CONVERSATION));
+    assert.ok(!completion.ok);
+    assert.match(completion.error, /Connection error/);
+    assert.ok(!leaks(completion.error), completion.error);
+  });
+
+  test('never appear in a configuration error, even when the server quotes them', async () => {
+    server.enqueue({ status: 401, body: { error: { message: `no access for ${withCredentials()} (user alice, password ${TOKEN})` } } });
+    await assert.rejects(backbone('tools', { baseUrl: withCredentials(), fetch: forward }).complete(agentRequest(TOOLS_CONVERSATION)), (error: unknown) => {
+      assert.ok(error instanceof ToolbenchError && error.code === 'llm.config');
+      assert.ok(error.message.includes(server.baseUrl), error.message);
+      assert.ok(!leaks(error.message), error.message);
+      return true;
+    });
+    assert.equal(requestsOfThisTest().length, 1);
+  });
+
+  test('never appear in a failed call, even when the server quotes them', async () => {
+    server.enqueue({ status: 400, body: { error: { message: `bad request to ${withCredentials()} by alice:${TOKEN}` } } });
+    const completion = await backbone('tools', { baseUrl: withCredentials(), fetch: forward }).complete(agentRequest(TOOLS_CONVERSATION));
+    assert.ok(!completion.ok);
+    assert.match(completion.error, /bad request to http:\/\/127\.0\.0\.1/);
+    assert.ok(!leaks(completion.error), completion.error);
   });
 });
 

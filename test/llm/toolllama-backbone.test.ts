@@ -65,17 +65,26 @@ test('the request is a completions call with the ToolLLaMA prompt and StableTool
     temperature: 0,
     stop: ['</s>'],
     echo: false,
+    truncate_prompt_tokens: 7168,
   });
 });
 
-test('seed, temperature, max_tokens and truncate_prompt_tokens are sent when set', async () => {
+test('seed, temperature, max_tokens and truncate_prompt_tokens are sent as set', async () => {
   replies.push({ text: GENERATION, usage: USAGE });
-  await backbone({ seed: 7, temperature: 0.5, maxTokens: 512, truncatePromptTokens: 7168 }).complete(AGENT_REQUEST);
+  await backbone({ seed: 7, temperature: 0.5, maxTokens: 512, truncatePromptTokens: 4096 }).complete(AGENT_REQUEST);
   const body = server.requests[0]!.body;
   assert.equal(body.seed, 7);
   assert.equal(body.temperature, 0.5);
   assert.equal(body.max_tokens, 512);
-  assert.equal(body.truncate_prompt_tokens, 7168);
+  assert.equal(body.truncate_prompt_tokens, 4096);
+});
+
+test('truncatePromptTokens 0 sends no truncate_prompt_tokens; a negative or fractional one is refused', async () => {
+  replies.push({ text: GENERATION, usage: USAGE });
+  await backbone({ truncatePromptTokens: 0 }).complete(AGENT_REQUEST);
+  assert.equal('truncate_prompt_tokens' in server.requests[0]!.body, false);
+  assert.throws(() => backbone({ truncatePromptTokens: -1 }), RangeError);
+  assert.throws(() => backbone({ truncatePromptTokens: 1.5 }), RangeError);
 });
 
 test('the configured history mode shapes the prompt', async () => {
@@ -254,6 +263,58 @@ test('the limiter schedules every request', async () => {
   const controller = new AbortController();
   await backbone({ limiter }).complete({ ...AGENT_REQUEST, signal: controller.signal });
   assert.deepEqual(signals, [controller.signal]);
+});
+
+const URL_TOKEN = 'tok3n-PASSWORD-0123';
+
+function withCredentials(): string {
+  return server.baseUrl.replace('http://', `http://alice:${URL_TOKEN}@`);
+}
+
+function leaksCredentials(text: string): boolean {
+  return text.includes(URL_TOKEN) || text.includes('alice') || text.includes(withCredentials());
+}
+
+/** Node's fetch refuses URLs with credentials: this one drops them, so that the fake server answers. */
+const forward: typeof fetch = (input, init) => {
+  const url = new URL(input instanceof Request ? input.url : String(input));
+  url.username = '';
+  url.password = '';
+  return fetch(url, init);
+};
+
+test('credentials in the base URL never appear in describe()', () => {
+  const described = backbone({ baseUrl: withCredentials() }).describe();
+  assert.equal(described.base_url, server.baseUrl);
+  assert.ok(!leaksCredentials(JSON.stringify(described)));
+});
+
+test('credentials in the base URL never appear in the error of a failed call', async () => {
+  const refused = await backbone({ baseUrl: withCredentials(), maxRetries: 0 }).complete(AGENT_REQUEST);
+  replies.push({ status: 400, body: { error: { message: `prompt too long for ${withCredentials()} (alice:${URL_TOKEN})` } } });
+  const quoted = await backbone({ baseUrl: withCredentials(), fetch: forward }).complete(AGENT_REQUEST);
+  replies.push({ text: GENERATION });
+  const withoutChoices: typeof fetch = async (input, init) => {
+    const response = await forward(input, init);
+    return new Response(JSON.stringify({ choices: [] }), { status: response.status, headers: { 'content-type': 'application/json' } });
+  };
+  const noText = await backbone({ baseUrl: withCredentials(), fetch: withoutChoices }).complete(AGENT_REQUEST);
+  for (const result of [refused, quoted, noText]) {
+    assert.ok(!result.ok);
+    assert.ok(result.error.includes(server.baseUrl), result.error);
+    assert.ok(!leaksCredentials(result.error), result.error);
+  }
+  assert.match(quoted.ok ? '' : quoted.error, /prompt too long for http:\/\/127\.0\.0\.1/);
+});
+
+test('credentials in the base URL never appear in a configuration error, even when the server quotes them', async () => {
+  replies.push({ status: 401, body: { error: { message: `no access for ${withCredentials()} (user alice, password ${URL_TOKEN})` } } });
+  await assert.rejects(backbone({ baseUrl: withCredentials(), fetch: forward }).complete(AGENT_REQUEST), (error: unknown) => {
+    assert.ok(error instanceof ToolbenchError && error.code === 'llm.config');
+    assert.ok(error.message.includes(server.baseUrl), error.message);
+    assert.ok(!leaksCredentials(error.message), error.message);
+    return true;
+  });
 });
 
 test('describe() records the settings, never the key', () => {
