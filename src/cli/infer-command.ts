@@ -218,14 +218,16 @@ function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: 
   if (settings.maxCost !== undefined && settings.model !== undefined && prices.priceOf(settings.model) === undefined) {
     reporter.warn(`--max-cost has no effect: no price for model ${settings.model}; give one with --prices FILE`);
   }
+  // one open tool folder serves the function lists and the environment
+  let tools: ToolEnvironment | undefined;
   let env: ToolEnv;
   try {
-    env = createToolEnv(envConfig, envDeps(reporter));
+    tools = envConfig.tools === undefined ? undefined : ToolEnvironment.open(envConfig.tools);
+    env = createToolEnv(envConfig, { ...envDeps(reporter), ...(tools === undefined ? {} : { tools }) });
   } catch (error) {
     void backbone.close?.();
     throw error;
   }
-  const tools = envConfig.tools === undefined ? undefined : ToolEnvironment.open(envConfig.tools);
   let input: InferStdin | undefined;
   const stdin = (): ByteStream => {
     input = io.stdin ?? process.stdin;

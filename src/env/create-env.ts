@@ -23,6 +23,8 @@ import { VirtualApi, createVirtualBackend } from './virtual-api.js';
 export interface EnvDeps {
   readonly warn: (message: string) => void;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The tool folder of `config.tools`, when the caller has it open already. */
+  readonly tools?: ToolEnvironment;
 }
 
 /** Upstream's client waits 10 s after "Rate limit per minute error..." (algorithms.md §5.3). */
@@ -39,7 +41,7 @@ export function createToolEnv(config: EnvConfig, deps: EnvDeps): ToolEnv {
 }
 
 export function createBackend(config: EnvConfig, deps: EnvDeps): ToolBackend {
-  const tools = toolsOf(config);
+  const tools = deps.tools ?? toolsOf(config);
   switch (config.kind) {
     case 'virtual':
       return createVirtualBackend(createVirtualApi(config, deps, tools));

@@ -8,7 +8,6 @@ import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
 import { registerInferCommand } from '../../src/cli/infer-command.js';
 import { createProgram } from '../../src/cli/program.js';
-import { runCli } from '../../src/cli/run-cli.js';
 import { resolveInferSettings, type InferFlags } from '../../src/infer/infer-settings.js';
 import type { StopSignals } from '../../src/cli/serve-tools.js';
 import { ToolbenchError } from '../../src/util/errors.js';
@@ -42,16 +41,8 @@ function queryFile(queries: readonly unknown[] = QUERIES): string {
   return file;
 }
 
-async function withStdin(args: readonly string[], stdin: string, env: Record<string, string> = {}): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    env: { NO_COLOR: '1', ...env },
-    stdin: Readable.from([Buffer.from(stdin)]),
-  } as Parameters<typeof runCli>[1]);
-  return { code, stdout, stderr };
+function withStdin(args: readonly string[], stdin: string, env: Record<string, string> = {}): Promise<CliResult> {
+  return runToolbench(args, env, stdin);
 }
 
 /** Signals a test sends itself. */

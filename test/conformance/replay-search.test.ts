@@ -18,6 +18,8 @@ import { parseMethod } from '../../src/search/method.js';
 import { openRecordedRun } from '../../src/search/replay.js';
 import { runSearch } from '../../src/search/run-search.js';
 import type { CompatFlag } from '../../src/search/types.js';
+import { readJsonFile } from '../../src/util/json-file.js';
+import type { PyObject } from '../../src/util/py-value.js';
 import { pyJsonDumps } from '../../src/util/pyjson.js';
 import { answerFiles } from '../helpers/answer-files.js';
 import { SKIP_WITHOUT_DATA, TOOLBENCH_DATA } from '../helpers/paths.js';
@@ -78,6 +80,24 @@ describe('replaying the real answer trees rebuilds them', { skip: SKIP_WITHOUT_D
   test('without --compat dfs-2023 the older files diverge, and the error names the node', async () => {
     const file = files.find(({ file }) => file.includes(MADE_BY_DFS_2023[0] as string))?.file as string;
     await assert.rejects(replay(file, new Set()), /diverged from the recording: it asked for expansion 2 of the Action Input node at path \[/);
+  });
+
+  test('trees and train_messages keep upstream key order (compared as Python writes them)', async () => {
+    let compared = 0;
+    for (const { file } of files) {
+      const recorded = readJsonFile(file) as PyObject;
+      if (pyJsonDumps(recorded).includes('"matching_time"') || pyJsonDumps(recorded).includes('"Elo": 0.0')) continue;
+      const legacy = MADE_BY_DFS_2023.some((marker) => file.includes(marker));
+      const { result } = await replay(file, new Set(legacy ? (['dfs-2023'] as const) : []));
+      const ours = result.answer;
+      for (const key of ['tree', 'trys', 'compare_candidates'] as const) {
+        if (key in recorded) assert.equal(pyJsonDumps(ours[key], { indent: 2 }), pyJsonDumps(recorded[key], { indent: 2 }), `${file}: ${key}`);
+      }
+      const trainMessagesOf = (answer: PyObject) => (answer.answer_generation as PyObject).train_messages ?? null;
+      assert.equal(pyJsonDumps(trainMessagesOf(ours)), pyJsonDumps(trainMessagesOf(recorded)), `${file}: train_messages`);
+      compared++;
+    }
+    assert.equal(compared, 16);
   });
 
   test('files without version fields and in the current key order are rebuilt byte for byte', async () => {
