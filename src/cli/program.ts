@@ -4,6 +4,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import type { CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { registerCacheCommand } from './cache-command.js';
+import { registerEvalCommand } from './eval-command.js';
 import { registerInferCommand } from './infer-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerToolsCommand } from './tools-command.js';
@@ -43,5 +44,6 @@ Examples:
   registerCacheCommand(program, io, outcome);
   registerServeCommand(program, io, outcome);
   registerInferCommand(program, io, outcome);
+  registerEvalCommand(program, io, outcome);
   return program;
 }
