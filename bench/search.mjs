@@ -39,7 +39,7 @@ function largestRealTree() {
 }
 
 async function replayOnce(file) {
-  const run = openRecordedRun(file, { warn: () => {} });
+  const run = openRecordedRun(file);
   const started = performance.now();
   const result = await runSearch(run.task, {
     method: parseMethod(run.method), backbone: run.backbone, env: run.env,

@@ -23,7 +23,7 @@ import { createBackbone } from '../llm/create-backbone.js';
 import { loadPriceTable } from '../llm/prices.js';
 import { FINISH_VERSIONS } from '../registry/function-schema.js';
 import { ToolEnvironment } from '../registry/tool-environment.js';
-import { parseMethod } from '../search/method.js';
+import { METHOD_EXAMPLES, parseMethod } from '../search/method.js';
 import { openRecordedRun } from '../search/replay.js';
 import { runSearch } from '../search/run-search.js';
 import { buildSearchTask } from '../search/task.js';
@@ -50,7 +50,7 @@ export function registerInferCommand(program: Command, io: CliIo, outcome: Comma
     .description('answer queries with a tool-use search (CoT@N, DFSDT): one upstream answer file per query')
     .option('--queries <file>', 'query file: a JSON array (ToolBench layout) or JSON lines; - for standard input (repeatable)', collect)
     .option('--out <dir>', 'folder for <query_id>_<method>.json answer files; - for one JSON answer a line on standard output')
-    .option('--method <name>', 'CoT@N, DFS_woFilter_wN (DFSDT) or DFS_wFilter_wN (with LLM ranking) (default DFS_woFilter_w2)')
+    .option('--method <name>', `${METHOD_EXAMPLES} (default DFS_woFilter_w2)`)
     .option('--backbone <kind>', 'openai (chat API, functions or tools), toolllama (ToolLLaMA text format on a completions endpoint), replay (recorded answer files) (default openai)')
     .option('--model <name>', 'model name sent to the endpoint')
     .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL or OPENAI_API_BASE, else OpenAI); key from OPENAI_API_KEY')
@@ -195,7 +195,7 @@ function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: 
     if (envConfig.kind !== 'replay' && envConfig.origins.kind !== 'default') {
       reporter.warn(`--backbone replay answers tool calls from the recordings; --env ${envConfig.kind} is not used`);
     }
-    const candidates = replayJobs(envConfig.replayFrom, settings.method.name, (file) => openReplayJob(file, reporter.warn), reporter.warn);
+    const candidates = replayJobs(envConfig.replayFrom, settings.method.name, openReplayJob, reporter.warn);
     return { jobs: (warn) => selectJobs(iterate(candidates), selection(warn)), close: async () => {} };
   }
   const prices = loadPriceTable(settings.pricesFile);
@@ -245,8 +245,8 @@ function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: 
   };
 }
 
-function openReplayJob(file: string, warn: (message: string) => void) {
-  const run = openRecordedRun(file, { warn });
+function openReplayJob(file: string) {
+  const run = openRecordedRun(file);
   return {
     task: run.task,
     backbone: run.backbone,

@@ -50,10 +50,20 @@ export interface ReplayIndex {
 
 export function createReplayBackend(sources: readonly string[], options: { warn: (message: string) => void }): ToolBackend {
   if (sources.length === 0) throw usageError('--env replay needs something to replay: --replay-from DIR (a recording, a response cache or answer trees), or --cache DIR');
-  const index = buildReplayIndex(sources, options.warn);
+  return backendOf(buildReplayIndex(sources, options.warn).sources);
+}
+
+/** Replays the calls of one answer file already read (`infer --backbone replay` re-executes it). */
+export function createAnswerReplayBackend(answer: PyObject): ToolBackend {
+  const calls: Calls = { exact: new Map(), byFunction: new Map() };
+  addAnswer({ calls, counts: { recordings: 0, trees: 0, caches: 0, calls: 0 } }, answer);
+  return backendOf([callsSource(calls)]);
+}
+
+function backendOf(sources: readonly ReplaySource[]): ToolBackend {
   return {
     async answer(api: ApiRef, args: string): Promise<BackendAnswer> {
-      for (const source of index.sources) {
+      for (const source of sources) {
         const answer = await source.answer(api, args);
         if (answer !== undefined) return answer;
       }
@@ -180,7 +190,10 @@ function addAnswerFile(index: Collector, file: string, warn: (message: string) =
     warn(`${error.message} (skipped)`);
     return;
   }
-  if (!isPyObject(answer)) return;
+  if (isPyObject(answer)) addAnswer(index, answer);
+}
+
+function addAnswer(index: Collector, answer: PyObject): void {
   const chains: PyValue[][] = [];
   const tree = isPyObject(answer.tree) ? answer.tree.tree : undefined;
   if (isPyObject(tree)) chains.push(preorder(tree));

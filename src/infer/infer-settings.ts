@@ -7,15 +7,14 @@ import { MESSAGE_SHAPES, type MessageShape } from '../llm/backbone.js';
 import { TOOLLLAMA_HISTORIES, type ToolLlamaHistory } from '../llm/toolllama-prompt.js';
 import { FINISH_VERSIONS, type FinishVersion } from '../registry/function-schema.js';
 import { parseMethod } from '../search/method.js';
-import { COMPAT_FLAGS, type CompatFlag, type SearchMethod } from '../search/types.js';
+import { COMPAT_FLAGS, SEARCH_DEFAULTS, type CompatFlag, type SearchMethod } from '../search/types.js';
 import { usageError } from '../util/errors.js';
 import { parseShard, type Shard } from './shard.js';
 
 export const INFER_DEFAULTS = Object.freeze({
   method: 'DFS_woFilter_w2',
   backbone: 'openai' as BackboneKind,
-  maxQueryCount: 200,
-  maxDepth: 12,
+  ...SEARCH_DEFAULTS,
   workers: 1,
   finish: 'current' as FinishVersion,
 });

@@ -14,7 +14,7 @@
  * the others 0, so the totals agree.
  */
 import { basename } from 'node:path';
-import { createReplayBackend } from '../env/replay-env.js';
+import { createAnswerReplayBackend } from '../env/replay-env.js';
 import { shapeToolEnv } from '../env/observation.js';
 import type { ApiRef, ToolEnv } from '../env/tool-call.js';
 import type { Backbone, ChatMessage, Completion, CompletionRequest, MessageShape } from '../llm/backbone.js';
@@ -25,7 +25,7 @@ import { ToolbenchError, inputError } from '../util/errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import { isPyObject, type PyObject, type PyValue } from '../util/py-value.js';
 import { callsOf } from './step.js';
-import type { SearchTask } from './types.js';
+import { SEARCH_DEFAULTS, type SearchTask } from './types.js';
 
 /** The agent system prompt up to its `{task_description}`: what precedes the task description. */
 const SYSTEM_PROMPT_HEAD = AGENT_SYSTEM_PROMPT.slice(0, AGENT_SYSTEM_PROMPT.indexOf('{task_description}'));
@@ -47,7 +47,7 @@ interface RecordedNode {
   contentOnly: boolean;
 }
 
-export function openRecordedRun(file: string, options: { warn: (message: string) => void }): RecordedRun {
+export function openRecordedRun(file: string): RecordedRun {
   const answer = readJsonFile(file);
   if (!isPyObject(answer)) throw inputError(file, '$', 'an answer file (a JSON object)');
   const generation = answer.answer_generation;
@@ -75,14 +75,15 @@ export function openRecordedRun(file: string, options: { warn: (message: string)
   const method = isDfs
     ? `DFS_${forward.with_filter === true ? 'wFilter' : 'woFilter'}_w${String(forward.tree_beam_size ?? 2)}`
     : `CoT@${String(forward.pass_at ?? 1)}`;
-  const env = shapeToolEnv(createReplayBackend([file], options), { maxObservationLength: Number.MAX_SAFE_INTEGER, rateLimitPauseMs: 0, sleep: async () => {} });
+  // the answer is read once: the environment replays its calls from the parsed object
+  const env = shapeToolEnv(createAnswerReplayBackend(answer), { maxObservationLength: Number.MAX_SAFE_INTEGER, rateLimitPauseMs: 0, sleep: async () => {} });
   return {
     task,
     backbone: createReplayBackbone(file, attempts, isDfs, shape, conversations, Number(generation.total_tokens ?? 0)),
     env,
     method,
-    maxDepth: typeof forward.single_chain_max_step === 'number' ? forward.single_chain_max_step : 12,
-    maxQueryCount: typeof forward.max_query_count === 'number' ? forward.max_query_count : 200,
+    maxDepth: typeof forward.single_chain_max_step === 'number' ? forward.single_chain_max_step : SEARCH_DEFAULTS.maxDepth,
+    maxQueryCount: typeof forward.max_query_count === 'number' ? forward.max_query_count : SEARCH_DEFAULTS.maxQueryCount,
   };
 }
 

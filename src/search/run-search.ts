@@ -37,7 +37,8 @@ export async function runSearch(task: SearchTask, options: SearchOptions): Promi
       win: outcome.win,
       try_count: outcome.attempts.length,
       trys: outcome.attempts.map((attempt) => ({ chain: pathRecords(attempt.end), win: attempt.winBefore })),
-      compare_candidates: outcome.attempts.filter((attempt) => !attempt.end.pruned && attempt.end.success).map((attempt) => pathRecords(attempt.end)),
+      // CoT stops at the first answer, so there is at most one
+      compare_candidates: answered === undefined ? [] : [pathRecords(answered.end)],
       forward_args: { single_chain_max_step: options.maxDepth, pass_at: method.passAt, answer: 1 },
       answer_generation: generation,
       toolbench: runRecord(state, { stoppedBy: outcome.budgetSpent ? 'max-query-count' : undefined }),

@@ -33,6 +33,9 @@ export interface SearchTask {
   readonly recordedTrainMessages?: readonly (readonly ChatMessage[])[];
 }
 
+/** Upstream's limits: `single_chain_max_step` 12 and `max_query_count` 200 (algorithms.md §1.1). */
+export const SEARCH_DEFAULTS = Object.freeze({ maxDepth: 12, maxQueryCount: 200 });
+
 export interface SearchOptions {
   readonly method: SearchMethod;
   readonly backbone: Backbone;

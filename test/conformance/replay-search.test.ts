@@ -41,7 +41,7 @@ function comparable(value: unknown): unknown {
 }
 
 async function replay(file: string, compat: ReadonlySet<CompatFlag>) {
-  const run = openRecordedRun(file, { warn: () => {} });
+  const run = openRecordedRun(file);
   try {
     const result = await runSearch(run.task, {
       method: parseMethod(run.method),
@@ -103,7 +103,7 @@ describe('replaying the real answer trees rebuilds them', { skip: SKIP_WITHOUT_D
   test('files without version fields and in the current key order are rebuilt byte for byte', async () => {
     let identical = 0;
     for (const { file } of files.filter(({ file }) => file.includes('stabletoolbench'))) {
-      const run = openRecordedRun(file, { warn: () => {} });
+      const run = openRecordedRun(file);
       const result = await runSearch(run.task, { method: parseMethod(run.method), backbone: run.backbone, env: run.env, maxDepth: run.maxDepth, maxQueryCount: run.maxQueryCount, seed: 0 });
       const { toolbench: _dropped, ...answer } = result.answer;
       if (pyJsonDumps(answer, { indent: 2 }) === readFileSync(file, 'utf8')) identical++;
