@@ -40,6 +40,7 @@ export function usageError(message: string, options?: ErrorOptions): ToolbenchEr
 
 /** A short description of a JSON value's type, for "expected X, got Y" messages. */
 export function describeJsonType(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (value instanceof PyFloat) return 'a float';
