@@ -5,6 +5,7 @@ import { TEST_SETS } from '../eval/converted.js';
 import { BUILTIN_EVALUATORS, DEFAULT_EVALUATOR, loadEvaluator } from '../eval/evaluator-config.js';
 import { defaultJudgeCacheFile, openJudgeCache } from '../eval/judge-cache.js';
 import { DEFAULT_JUDGE_ATTEMPTS } from '../eval/judge.js';
+import type { JudgedSetRun } from '../eval/judged-rounds.js';
 import { setUpJudge, type JudgeSetup } from '../eval/judge-setup.js';
 import type { JudgeShape } from '../eval/judge-transport.js';
 import type { Protocol } from '../eval/summary.js';
@@ -28,6 +29,26 @@ export interface JudgeFlags {
   judgeCache?: string | false;
   overwrite?: boolean;
   json?: boolean;
+  /** Whether --protocol and --seed were given, not defaulted. */
+  protocolGiven: boolean;
+  seedGiven: boolean;
+}
+
+/** The flags of the command, with which of them were given on the command line. */
+export function judgeFlagsOf<F extends JudgeFlags>(command: Command): F {
+  return { ...(command.optsWithGlobals() as F), protocolGiven: command.getOptionValueSource('protocol') === 'cli', seedGiven: command.getOptionValueSource('seed') === 'cli' };
+}
+
+/** What a run records and replays: the protocol, the seed and the request shape. */
+export function runSettings(flags: JudgeFlags, setup: JudgeSetup, found?: { readonly protocol?: Protocol; readonly seed?: number }): { protocol: Protocol; seed: number; shape: string } {
+  const seed = integerFlag('--seed', flags.seed, 0);
+  if (found?.protocol !== undefined && flags.protocolGiven && flags.protocol !== found.protocol) throw usageError(`--protocol ${flags.protocol}: the recorded results are ${found.protocol}`);
+  if (found?.seed !== undefined && flags.seedGiven && seed !== found.seed) throw usageError(`--seed ${seed}: the recorded evaluation drew with seed ${found.seed}`);
+  return {
+    protocol: found?.protocol ?? flags.protocol,
+    seed: found?.seed ?? seed,
+    shape: setup.kind === 'replay-results' ? 'recorded' : setup.judge.shape,
+  };
 }
 
 export function addJudgeOptions(command: Command, defaults: { workers: number; evaluateTimes: number }): Command {
@@ -40,7 +61,7 @@ export function addJudgeOptions(command: Command, defaults: { workers: number; e
     .option('--base-url <url>', 'OpenAI-compatible judge endpoint (default OPENAI_BASE_URL or OPENAI_API_BASE, else OpenAI); keys from OPENAI_API_KEY or --key-pool')
     .option('--key-pool <file>', 'JSON list of {"api_key", "organization"?, "api_base"?} used round-robin (default API_POOL_FILE)')
     .option('--timeout <seconds>', 'per judge request (default: the evaluator\'s completions_kwargs.timeout)')
-    .option('--retries <n>', 'extra attempts when a judge reply is unusable (no call, bad JSON, unknown label, refusal)', String(DEFAULT_JUDGE_ATTEMPTS - 1))
+    .option('--retries <n>', 'extra attempts per judge call when the reply is unusable (no call, bad JSON, unknown label, refusal) or the request failed after the client\'s own HTTP retries', String(DEFAULT_JUDGE_ATTEMPTS - 1))
     .option('--workers <n>', 'judge jobs at a time', String(defaults.workers))
     .option('--evaluate-times <n>', `evaluation runs per answer (default ${defaults.evaluateTimes}; with --judge replay:FILE, as many as the file holds)`)
     .option('--seed <n>', 'seed of the draws upstream leaves to chance (Unsure coin, ties, answer order)', '0')
@@ -100,4 +121,27 @@ export function replayTestSet(given: readonly string[] | undefined, found: strin
 /** `G1_instruction_<model>.json` → `G1_instruction`. */
 export function testSetOfFile(name: string): string | undefined {
   return TEST_SETS.find((set) => name.startsWith(`${set}_`) || name === `${set}.json`) ?? /^(G\d_[a-z]+)_/.exec(name)?.[1];
+}
+
+/** The run options both commands pass for every test set. */
+export function judgedSetRun(
+  flags: JudgeFlags & { readonly out: string },
+  setup: JudgeSetup,
+  settings: { readonly protocol: Protocol; readonly seed: number; readonly shape: string; readonly workers: number },
+  signal: AbortSignal,
+  reporter: Reporter,
+): Omit<JudgedSetRun, 'testSet' | 'testIds'> {
+  return {
+    protocol: settings.protocol,
+    workers: settings.workers,
+    seed: settings.seed,
+    outDir: flags.out,
+    ...(setup.kind !== 'replay-results' ? { judge: setup.judge } : {}),
+    resume: !flags.overwrite && setup.kind === 'live',
+    ...(setup.kind !== 'live' ? { replaySource: setup.file } : {}),
+    shape: settings.shape,
+    identity: setup.identity,
+    signal,
+    warn: (message) => reporter.warn(message),
+  };
 }

@@ -7,11 +7,11 @@ import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { requireJudgeFunctions } from '../eval/evaluator-config.js';
 import { TEST_SETS, convertedFilePath, readConvertedFile, readTestIds } from '../eval/converted.js';
-import { assertProtocol, readPassRateJson, type RecordedPassRate } from '../eval/pass-rate-results.js';
+import { readPassRateJson, type RecordedPassRate } from '../eval/pass-rate-results.js';
 import { runPassRateSet, type PassRateSetResult } from '../eval/pass-rate.js';
 import type { Protocol } from '../eval/summary.js';
 import { usageError } from '../util/errors.js';
-import { addJudgeOptions, integerFlag, judgeSetupFromFlags, listenForInterrupt, replayTestSet, testSetOfFile, type JudgeFlags } from './eval-judge-options.js';
+import { addJudgeOptions, integerFlag, judgedSetRun, judgeFlagsOf, judgeSetupFromFlags, listenForInterrupt, runSettings, replayTestSet, testSetOfFile, type JudgeFlags } from './eval-judge-options.js';
 import { createReporter, type CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { PROCESS_STOP_SIGNALS, type StopSignals } from './serve-tools.js';
@@ -23,8 +23,6 @@ interface PassRateFlags extends JudgeFlags {
   out: string;
   testSet?: string[];
   color?: boolean;
-  /** --protocol was given, not defaulted. */
-  protocolGiven: boolean;
 }
 
 export function registerEvalPassRate(evaluation: Command, io: CliIo, outcome: CommandOutcome, signals: StopSignals = PROCESS_STOP_SIGNALS): void {
@@ -53,29 +51,22 @@ Examples:
   $ toolbench eval pass-rate --converted converted --model chatgpt_dfs --test-ids test_query_ids --out rescored --judge replay:pass_rate_results/G1_instruction_chatgpt_dfs.judge.jsonl
   $ toolbench eval pass-rate --converted model_predictions_converted --model virtual_chatgpt_dfs --test-ids test_query_ids --out rescored --judge replay:pass_rate_results/virtual_chatgpt_dfs/G1_instruction_virtual_chatgpt_dfs.json --json`,
     )
-    .action(async (_flags: unknown, self: Command) =>
-      passRate({ ...(self.optsWithGlobals() as PassRateFlags), protocolGiven: self.getOptionValueSource('protocol') === 'cli' }, io, outcome, signals),
-    );
+    .action(async (_flags: unknown, self: Command) => passRate(judgeFlagsOf<PassRateFlags>(self), io, outcome, signals));
 }
 
 async function passRate(flags: PassRateFlags, io: CliIo, outcome: CommandOutcome, signals: StopSignals): Promise<void> {
   const reporter = createReporter(io, { color: flags.color });
   const setup = judgeSetupFromFlags(flags, io.env);
   const workers = integerFlag('--workers', flags.workers, 1);
-  const seed = integerFlag('--seed', flags.seed, 0);
-  let recorded: RecordedPassRate | undefined;
-  let protocol: Protocol = flags.protocol;
+  const recorded: RecordedPassRate | undefined = setup.kind === 'replay-results' ? readPassRateJson(setup.file) : undefined;
+  const { protocol, seed, shape } = runSettings(
+    flags,
+    setup,
+    recorded !== undefined ? { protocol: recorded.protocol } : setup.kind === 'replay-log' ? { protocol: setup.header.protocol as Protocol, seed: setup.header.seed } : undefined,
+  );
   let testSets = flags.testSet;
-  if (setup.kind === 'replay-results') {
-    recorded = readPassRateJson(setup.file);
-    assertProtocolChoice(flags, recorded.protocol, setup.file);
-    protocol = recorded.protocol;
-    testSets = [replayTestSet(flags.testSet, testSetOfFile(basename(setup.file)), setup.file)];
-  } else if (setup.kind === 'replay-log') {
-    assertProtocolChoice(flags, setup.header.protocol as Protocol, setup.file);
-    protocol = setup.header.protocol as Protocol;
-    testSets = [replayTestSet(flags.testSet, setup.header.test_set, setup.file)];
-  }
+  if (setup.kind === 'replay-results') testSets = [replayTestSet(flags.testSet, testSetOfFile(basename(setup.file)), setup.file)];
+  else if (setup.kind === 'replay-log') testSets = [replayTestSet(flags.testSet, setup.header.test_set, setup.file)];
   if (setup.kind !== 'replay-results') {
     const needed = ['check_answer_status', 'parse_answer_status', ...(protocol === 'toolbench' ? ['check_task_solvable'] : [])];
     requireJudgeFunctions(setup.judge.evaluator, needed, 'judge a pass rate');
@@ -90,7 +81,6 @@ async function passRate(flags: PassRateFlags, io: CliIo, outcome: CommandOutcome
         : setup.kind === 'replay-log'
           ? Math.max(1, ...setup.entries.map((entry) => entry.run + 1))
           : 4;
-  if (recorded !== undefined) assertProtocol(recorded, protocol, setup.kind === 'replay-results' ? setup.file : '');
 
   const interrupt = listenForInterrupt(signals, reporter, workers);
   const showProgress = !flags.json && io.stderr.isTTY === true && io.env.TERM !== 'dumb';
@@ -107,21 +97,13 @@ async function passRate(flags: PassRateFlags, io: CliIo, outcome: CommandOutcome
       if (extra > 0) reporter.warn(`${testSet}: ${extra} converted answers are not in the test ids and are not scored`);
       let lastShown = 0;
       const result = await runPassRateSet({
-        protocol,
+        ...judgedSetRun(flags, setup, { protocol, seed, shape, workers }, interrupt.signal, reporter),
         testSet,
         model: flags.model,
         testIds,
         converted,
         evaluateTimes,
-        workers,
-        seed,
-        outDir: flags.out,
-        ...(setup.kind !== 'replay-results' ? { judge: setup.judge } : {}),
         ...(recorded !== undefined ? { recorded } : {}),
-        resume: !flags.overwrite && setup.kind === 'live',
-        identity: setup.identity,
-        signal: interrupt.signal,
-        warn: (message) => reporter.warn(message),
         ...(showProgress
           ? {
               onQueryDone: (done: number, total: number) => {
@@ -154,10 +136,6 @@ function report(result: PassRateSetResult, flags: PassRateFlags, io: CliIo, repo
     `${summary.test_set}: ${name} ${summary.rate.toFixed(1)}% ±${summary.std.toFixed(1)} over ${summary.total} test ids` +
       ` (${summary.evaluate_times} runs${missing}${errors}; judge ${summary.judge.model}) -> ${result.files.json}`,
   );
-}
-
-function assertProtocolChoice(flags: PassRateFlags, found: Protocol, file: string): void {
-  if (flags.protocolGiven && flags.protocol !== found) throw usageError(`--protocol ${flags.protocol}: ${file} holds ${found} results`);
 }
 
 /** `G1_instruction_<model>.json` → `G1_instruction`. */

@@ -10,9 +10,10 @@ import { requireJudgeFunctions } from '../eval/evaluator-config.js';
 import { readPassRateJson } from '../eval/pass-rate-results.js';
 import { readPreferenceJson, type RecordedPreference } from '../eval/preference-results.js';
 import { runPreferenceSet, type PassRateView, type PreferenceSetResult } from '../eval/preference.js';
+import type { Protocol } from '../eval/summary.js';
 import type { AnswerStatus } from '../eval/tooleval-judge.js';
 import { usageError } from '../util/errors.js';
-import { addJudgeOptions, integerFlag, judgeSetupFromFlags, listenForInterrupt, replayTestSet, testSetOfFile, type JudgeFlags } from './eval-judge-options.js';
+import { addJudgeOptions, integerFlag, judgedSetRun, judgeFlagsOf, judgeSetupFromFlags, listenForInterrupt, runSettings, replayTestSet, testSetOfFile, type JudgeFlags } from './eval-judge-options.js';
 import { createReporter, type CliIo, type Reporter } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { PROCESS_STOP_SIGNALS, type StopSignals } from './serve-tools.js';
@@ -58,7 +59,7 @@ Examples:
   $ toolbench eval preference --converted converted --reference chatgpt_cot --candidate toolllama_dfs --test-ids solvable_queries/test_query_ids --protocol stable --evaluate-times 3 --out sowr --base-url http://localhost:8000/v1 --judge Qwen2.5-72B-Instruct
   $ toolbench eval preference --converted model_predictions_converted --reference virtual_chatgpt_cot --candidate virtual_chatgpt_dfs --test-ids test_query_ids --out rescored --judge replay:preference_results/G1_instruction_virtual_chatgpt_cot_virtual_chatgpt_dfs.json --protocol stable`,
     )
-    .action(async (_flags: unknown, self: Command) => preference(self.optsWithGlobals() as PreferenceFlags, io, outcome, signals));
+    .action(async (_flags: unknown, self: Command) => preference(judgeFlagsOf<PreferenceFlags>(self), io, outcome, signals));
 }
 
 async function preference(flags: PreferenceFlags, io: CliIo, outcome: CommandOutcome, signals: StopSignals): Promise<void> {
@@ -67,14 +68,17 @@ async function preference(flags: PreferenceFlags, io: CliIo, outcome: CommandOut
   if (flags.reference === flags.candidate) throw usageError(`--reference and --candidate are both ${flags.reference}`);
   const setup = judgeSetupFromFlags(flags, io.env);
   const workers = integerFlag('--workers', flags.workers, 1);
-  const seed = integerFlag('--seed', flags.seed, 0);
+  const { protocol, seed, shape } = runSettings(flags, setup, setup.kind === 'replay-log' ? { protocol: setup.header.protocol as Protocol, seed: setup.header.seed } : undefined);
   let testSets = flags.testSet;
   let recorded: RecordedPreference | undefined;
   if (setup.kind === 'replay-results') {
     recorded = readPreferenceJson(setup.file, flags.reference, flags.candidate);
     testSets = [replayTestSet(flags.testSet, testSetOfFile(basename(setup.file)), setup.file)];
   } else {
-    requireJudgeFunctions(setup.judge.evaluator, setup.judge.evaluator.className === 'OpenAIEvaluator' ? [] : ['check_answer_status', 'parse_answer_status', 'check_task_solvable', 'select_better_answer'], 'judge preferences');
+    const evaluator = setup.judge.evaluator;
+    if (evaluator.className === 'OpenAIEvaluator') {
+      if (evaluator.messages.length === 0) throw usageError(`--evaluator ${evaluator.name}: a ${evaluator.className} template needs <message> blocks (role, content)`);
+    } else requireJudgeFunctions(evaluator, ['check_answer_status', 'parse_answer_status', 'check_task_solvable', 'select_better_answer'], 'judge preferences');
     if (setup.kind === 'replay-log') testSets = [replayTestSet(flags.testSet, setup.header.test_set, setup.file)];
   }
   if (!existsSync(flags.converted)) throw usageError(`--converted ${flags.converted}: no such folder`);
@@ -96,7 +100,7 @@ async function preference(flags: PreferenceFlags, io: CliIo, outcome: CommandOut
       const converted = { reference: openConverted(flags, flags.reference, testSet, reporter), candidate: openConverted(flags, flags.candidate, testSet, reporter) };
       const passRates = flags.passRate === undefined ? undefined : readPassRates(flags.passRate, testSet, flags, reporter);
       const result = await runPreferenceSet({
-        protocol: flags.protocol,
+        ...judgedSetRun(flags, setup, { protocol, seed, shape, workers }, interrupt.signal, reporter),
         testSet,
         reference: flags.reference,
         candidate: flags.candidate,
@@ -105,15 +109,7 @@ async function preference(flags: PreferenceFlags, io: CliIo, outcome: CommandOut
         ...(passRates !== undefined ? { passRates } : {}),
         usePassRateStatuses: flags.usePassRate === true,
         rounds,
-        workers,
-        seed,
-        outDir: flags.out,
-        ...(setup.kind !== 'replay-results' ? { judge: setup.judge } : {}),
         ...(recorded !== undefined ? { recorded } : {}),
-        resume: !flags.overwrite && setup.kind === 'live',
-        identity: setup.identity,
-        signal: interrupt.signal,
-        warn: (message) => reporter.warn(message),
       });
       if (result.failures.length > 0) outcome.partial = true;
       report(result, flags, io, reporter);

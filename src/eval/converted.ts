@@ -19,8 +19,6 @@ export interface ConvertedAnswer {
   readonly availableTools: readonly PyValue[];
   /** The `answer` object as read (method, total_steps, final_answer, answer_details). */
   readonly answer: PyObject;
-  readonly finalAnswer: string;
-  readonly entry: PyObject;
 }
 
 export interface ConvertedFile {
@@ -69,8 +67,6 @@ function toAnswer(qid: string, entry: PyObject): ConvertedAnswer {
     query: entry['query'] as string,
     availableTools: entry['available_tools'] as readonly PyValue[],
     answer,
-    finalAnswer: answer['final_answer'] as string,
-    entry,
   };
 }
 
@@ -79,12 +75,15 @@ export function readTestIds(testIdsDir: string, testSet: string): string[] {
   const file = join(testIdsDir, `${testSet}.json`);
   if (!existsSync(file)) throw usageError(`--test-ids ${testIdsDir}: no ${testSet}.json (an object {"<query_id>": ...} listing the test set)`);
   const data = readJsonFile(file);
-  if (isPyObject(data)) return [...orderedKeys(data)];
-  if (Array.isArray(data)) return data.map((id, index) => {
-    if (typeof id === 'string' || typeof id === 'number') return String(id);
-    throw inputError(file, `$[${index}]`, 'a query id', { got: describeJsonType(id) });
-  });
-  throw inputError(file, '$', 'an object keyed by query id', { got: describeJsonType(data) });
+  let ids: string[];
+  if (isPyObject(data)) ids = [...orderedKeys(data)];
+  else if (Array.isArray(data)) {
+    ids = data.map((id, index) => {
+      if (typeof id === 'string' || typeof id === 'number') return String(id);
+      throw inputError(file, `$[${index}]`, 'a query id', { got: describeJsonType(id) });
+    });
+  } else throw inputError(file, '$', 'an object keyed by query id', { got: describeJsonType(data) });
+  return [...new Set(ids)]; // a repeated id is one query, judged once
 }
 
 export interface AnswerSteps {
@@ -92,7 +91,7 @@ export interface AnswerSteps {
   readonly answerSteps: string;
   /** `Final step: <str(last tool message)>`, or `""`. */
   readonly finalStep: string;
-  /** Tool messages along the path (for the hallucination check). */
+  /** Messages of every tool node along the path, empty ones too (for the hallucination check). */
   readonly toolMessages: readonly PyValue[];
 }
 
@@ -118,11 +117,11 @@ function readSteps(answer: PyObject): AnswerSteps {
   let node = (answer['answer_details'] as readonly PyValue[])[0];
   while (isPyObject(node)) {
     const message = node['message'];
+    if (node['role'] === 'tool') toolMessages.push(message ?? null);
     if (node['role'] === 'tool' && isTruthy(message)) {
       const text = pyStr(message);
       lines.push(`Step ${lines.length + 1}: ${text}`);
       finalStep = `Final step: ${text}`;
-      toolMessages.push(message as PyValue);
     }
     const next = node['next'];
     node = Array.isArray(next) ? next[0] : undefined;
@@ -155,14 +154,16 @@ function nameOf(tool: PyObject): string | undefined {
 }
 
 /**
- * `check_has_hallucination` (tooleval.md §3.4): every tool step's name (read by regex from the
- * repr of the message) is one of the available tools. Upstream treats any failure as "no
- * hallucination"; a message without a name cannot fail the test here either.
+ * `check_has_hallucination` (tooleval.md §3.4): every tool node's name, read by regex from the
+ * repr of its message, is one of the available tools. Upstream's check raises on the first
+ * message without a name and then answers "no hallucination": so does this one.
  */
 export function notHallucinated(tools: readonly PyValue[], steps: AnswerSteps): boolean {
   const names = new Set(toolNames(tools));
-  return steps.toolMessages.every((message) => {
+  for (const message of steps.toolMessages) {
     const match = /'name':\s*'(.*?)'/.exec(pyStr(message));
-    return match === null || names.has(match[1] as string);
-  });
+    if (match === null) return true;
+    if (!names.has(match[1] as string)) return false;
+  }
+  return true;
 }

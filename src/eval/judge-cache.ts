@@ -2,8 +2,10 @@
  * Judge replies on disk, keyed by the hash of the request (judgeRequestKey: body + sample index),
  * so re-running an evaluation, or judging the same answer again in `eval preference`, costs
  * nothing. One JSON line per accepted reply, appended with a single write; a torn last line
- * (a crash mid-write) is skipped when read. Only what was on disk at start is kept in memory:
- * a run never asks the same key twice, so memory stays flat however long the run is.
+ * (a crash mid-write) is skipped when read. What was on disk at start is held in memory; replies
+ * added during a run are only written (a run never asks the same key twice), so memory does not
+ * grow while the run goes on. Keys hold no secret and no endpoint: two endpoints serving the same
+ * model name share replies.
  */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';

@@ -1,11 +1,10 @@
 /**
  * The audit record of an evaluation (`<result>.judge.jsonl`): a header naming the judge, then one
  * line per finished job (query, run) with its verdict and every judge reply, used or not. It is
- * appended as jobs finish, so nothing is lost on a crash, and it is what `--judge replay:FILE`
+ * appended (one write per finished job, not buffered) so a crash loses no finished job, and it is what `--judge replay:FILE`
  * re-scores from without a model: the same requests get the same replies, attempt by attempt.
  */
-import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ToolbenchError, inputError } from '../util/errors.js';
 import type { JudgeCallRecord } from './judge.js';
@@ -25,6 +24,10 @@ export interface JudgeLogHeader {
   readonly judge_model: string;
   readonly template_sha256: string;
   readonly config_sha256: string;
+  /** The seed of the draws (Unsure coin, answer order): a replay draws the same. */
+  readonly seed: number;
+  /** How the judge function was forced: the recorded requests have this shape. */
+  readonly shape: string;
 }
 
 export interface JudgeLogEntry {
@@ -37,25 +40,51 @@ export interface JudgeLogEntry {
 
 export interface JudgeLogWriter {
   append(entry: JudgeLogEntry): void;
-  close(): Promise<void>;
+  /** True when the file was started by this writer (nothing earlier is in it). */
+  readonly isNew: boolean;
 }
 
 /** Opens for appending; the header is written when the file is new (or `fresh`). */
 export function openJudgeLog(file: string, header: JudgeLogHeader, fresh: boolean): JudgeLogWriter {
-  mkdirSync(dirname(file), { recursive: true });
   const isNew = fresh || !existsSync(file);
-  const stream: WriteStream = createWriteStream(file, { flags: isNew ? 'w' : 'a' });
-  if (isNew) stream.write(`${JSON.stringify(header)}\n`);
+  const write = (text: string, flag: 'w' | 'a'): void => {
+    try {
+      if (flag === 'w') {
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, text);
+      } else appendFileSync(file, text);
+    } catch (error) {
+      throw new ToolbenchError('output.unwritable', 1, `${file}: cannot write the audit log: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  if (isNew) write(`${JSON.stringify(header)}\n`, 'w');
+  // after a torn last line (a crash mid-write), the next entry starts on a line of its own
+  let separator = !isNew && !endsWithNewline(file) ? '\n' : '';
   return {
-    append: (entry) => void stream.write(`${JSON.stringify(entry)}\n`),
-    close: () => new Promise((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve()))),
+    isNew,
+    append(entry) {
+      write(`${separator}${JSON.stringify(entry)}\n`, 'a');
+      separator = '';
+    },
   };
 }
 
+function endsWithNewline(file: string): boolean {
+  const text = readFileSync(file);
+  return text.length === 0 || text[text.length - 1] === 0x0a;
+}
+
 export function isJudgeLog(file: string): boolean {
+  const prefix = '{"format":"toolbench-judge-log/';
   try {
-    const start = readFileSync(file, 'utf8').slice(0, 200);
-    return start.startsWith('{"format":"toolbench-judge-log/');
+    const fd = openSync(file, 'r');
+    try {
+      const buffer = Buffer.alloc(prefix.length);
+      const read = readSync(fd, buffer, 0, buffer.length, 0);
+      return buffer.subarray(0, read).toString('utf8') === prefix;
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return false;
   }
@@ -77,7 +106,9 @@ export function readJudgeLog(file: string): { header: JudgeLogHeader; entries: J
     try {
       value = JSON.parse(line);
     } catch {
-      if (index === lines.length - 1 || (index === lines.length - 2 && lines.at(-1) === '')) return; // a torn last line
+      // a line torn by a crash mid-write (later entries start on a line of its own): that job is
+      // simply not in the log, and is judged again
+      if (header !== undefined) return;
       throw inputError(file, `line ${index + 1}`, 'a JSON line');
     }
     if (header === undefined) {

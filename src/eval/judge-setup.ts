@@ -69,7 +69,7 @@ export function setUpJudge(evaluator: EvaluatorConfig, choice: JudgeChoice): Jud
       throw usageError(`--judge ${choice.judge}: it was judged with evaluator ${header.evaluator} (template ${header.template_sha256.slice(0, 12)}), not ${evaluator.name} (template ${evaluator.templateSha256.slice(0, 12)}); give the same --evaluator`);
     }
     // the recorded requests decide: their shape (by the log's protocol) and as many attempts as were made
-    const recordedShape = choice.shape ?? (header.protocol === 'stable' ? 'tools' : 'functions');
+    const recordedShape = choice.shape ?? (header.shape === 'tools' || header.shape === 'functions' ? header.shape : header.protocol === 'stable' ? 'tools' : 'functions');
     const attempts = Math.max(choice.attempts, ...entries.flatMap((entry) => entry.calls.map((call) => call.attempt + 1)));
     const judge = createJudge({ evaluator, transport: createReplayTransport(file, entries), shape: recordedShape, model: header.judge_model, attempts });
     return { kind: 'replay-log', judge, identity: identity(header.judge_model), file, header, entries };

@@ -41,7 +41,7 @@ export interface JudgeTransport {
   send(request: JudgeRequest, attempt: number, signal?: AbortSignal): Promise<JudgeReply>;
 }
 
-/** The request body sent, in upstream's key order. Also what the cache key is made of. */
+/** The request body: model, messages, the evaluator's settings, then the forced function. Also what the cache key is made of. */
 export function judgeRequestBody(request: JudgeRequest): Record<string, unknown> {
   const body: Record<string, unknown> = { model: request.model, messages: request.messages, ...request.settings };
   if (request.shape === 'functions') {

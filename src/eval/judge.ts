@@ -20,6 +20,12 @@ import { JudgeCallError, judgeRequestKey, type JudgeReply, type JudgeRequest, ty
 /** Upstream makes 3 attempts per function call. */
 export const DEFAULT_JUDGE_ATTEMPTS = 3;
 
+/**
+ * Failed requests in a row (each already retried by the HTTP client) after which the endpoint is
+ * taken to be down and the run stops, instead of scoring every remaining run as a judge error.
+ */
+export const UNREACHABLE_AFTER = 20;
+
 /** Every reply the judge gave for one job, in order, for the audit record. */
 export interface JudgeCallRecord {
   readonly function: string;
@@ -57,6 +63,7 @@ export interface JudgeOptions {
 
 export interface Judge {
   readonly model: string;
+  readonly shape: JudgeShape;
   readonly evaluator: EvaluatorConfig;
   /**
    * Calls `fn` with the template filled from `fields`; `read` turns the parsed arguments into a
@@ -71,6 +78,7 @@ export function createJudge(options: JudgeOptions): Judge {
   const { evaluator, transport, cache } = options;
   const model = options.model ?? evaluator.model;
   const attempts = options.attempts ?? DEFAULT_JUDGE_ATTEMPTS;
+  let failedInARow = 0;
 
   async function ask<T>(job: JudgeJob, request: JudgeRequest, read: (args: Record<string, unknown>) => T) {
     const key = judgeRequestKey(request);
@@ -81,8 +89,12 @@ export function createJudge(options: JudgeOptions): Judge {
       let reply: JudgeReply;
       try {
         reply = cached ?? (await transport.send(request, attempt, job.signal));
+        failedInARow = 0;
       } catch (error) {
         if (!(error instanceof JudgeCallError)) throw error;
+        if (++failedInARow >= UNREACHABLE_AFTER) {
+          throw new ToolbenchError('llm.unreachable', 1, `the judge failed ${failedInARow} requests in a row; last: ${error.message}. What was judged is written; run again to resume`);
+        }
         lastProblem = error.message;
         job.calls.push({ function: request.function.name, key, attempt, cached: false, reply: null, rejected: error.message });
         continue;
@@ -127,6 +139,7 @@ export function createJudge(options: JudgeOptions): Judge {
 
   return {
     model,
+    shape: options.shape,
     evaluator,
     call(job, fn, fields, { returnReason }, read) {
       const template = evaluator.prompts.get(fn);

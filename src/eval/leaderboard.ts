@@ -3,7 +3,6 @@
  * and over all queries, the win rate (mean of per-query preferences, 1 = the method won) and its
  * standard error (population std / sqrt(n)).
  */
-import { formatPyFloat } from '../util/py-value.js';
 import { mean, populationStd } from './summary.js';
 
 export interface LeaderboardSubset {
@@ -34,8 +33,3 @@ export function leaderboardHeader(subsets: readonly string[]): string {
   return ['Method', 'WinRate', 'StdError', ...subsets.map((name) => `${name}_WinRate`), ...subsets.map((name) => `${name}_StdError`)].join(',');
 }
 
-/** A CSV line with floats as Python prints them (pandas writes repr). */
-export function leaderboardLine(row: LeaderboardRow): string {
-  const float = (value: number): string => formatPyFloat(value, 'repr');
-  return [row.method, float(row.winRate), float(row.stdError), ...row.subsets.map((subset) => float(subset.winRate)), ...row.subsets.map((subset) => float(subset.stdError))].join(',');
-}

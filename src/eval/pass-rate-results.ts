@@ -3,7 +3,7 @@
  * upstream JSON file back as verdicts (to resume, to replay with `--judge replay:FILE`, and for
  * `eval preference --use-pass-rate`).
  */
-import { ToolbenchError, inputError, describeJsonType } from '../util/errors.js';
+import { inputError, describeJsonType } from '../util/errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import { pyCsvRow } from '../util/py-csv.js';
 import { isPyObject, orderedKeys, orderedObject, type PyObject, type PyValue } from '../util/py-value.js';
@@ -103,6 +103,7 @@ export function passRateCsv(
 }
 
 export interface SummaryInput {
+  readonly complete: boolean;
   readonly protocol: Protocol;
   readonly testSet: string;
   readonly model: string;
@@ -135,17 +136,17 @@ export function passRateSummary(input: SummaryInput): PassRateSummary {
   });
   const headline = (denominator: number): number => {
     if (protocol === 'stable') return mean(runs.map((run) => run.rate)) * (denominator === 0 ? 0 : total / denominator);
-    // upstream's printed rule: a query passes when it failed no more often than it passed
+    // upstream's printed rule: a query passes when it failed no more often than it passed; a
+    // run without a verdict (judge error, interruption) is a failure
     const passedQueries = testIds.filter((qid) => {
-      const list = [...(verdicts.get(qid)?.values() ?? [])];
-      if (list.length === 0) return false;
-      const passed = list.filter((verdict) => verdict.label === 'passed').length;
-      return list.length - passed <= passed;
+      const passed = [...(verdicts.get(qid)?.values() ?? [])].filter((verdict) => verdict.label === 'passed').length;
+      return input.evaluateTimes - passed <= passed;
     }).length;
     return percent(passedQueries, denominator);
   };
   return {
     kind: 'pass-rate',
+    complete: input.complete,
     protocol,
     test_set: input.testSet,
     model: input.model,
@@ -181,8 +182,6 @@ export interface RecordedPassRate {
   readonly verdicts: VerdictTable;
   /** Query order of the file. */
   readonly order: readonly string[];
-  /** Per query: the texts upstream wrote, to compare with ours. */
-  readonly texts: ReadonlyMap<string, { readonly answer_steps?: string; readonly final_step?: string }>;
   /** The largest number of runs a query has. */
   readonly runs: number;
 }
@@ -196,7 +195,6 @@ export function readPassRateJson(file: string): RecordedPassRate {
   const data = readJsonFile(file);
   if (!isPyObject(data)) throw inputError(file, '$', 'a pass-rate result object keyed by query id', { got: describeJsonType(data) });
   const verdicts: VerdictTable = new Map();
-  const texts = new Map<string, { answer_steps?: string; final_step?: string }>();
   let protocol: Protocol | undefined;
   let runs = 0;
   for (const qid of orderedKeys(data)) {
@@ -209,12 +207,8 @@ export function readPassRateJson(file: string): RecordedPassRate {
     const table = kind === 'stable' ? stableRuns(record, file, at) : toolbenchRuns(record, file, at);
     verdicts.set(qid, table);
     runs = Math.max(runs, ...[...table.keys()].map((run) => run + 1));
-    texts.set(qid, {
-      ...(typeof record['answer_steps'] === 'string' ? { answer_steps: record['answer_steps'] } : {}),
-      ...(typeof record['final_step'] === 'string' ? { final_step: record['final_step'] } : {}),
-    });
   }
-  return { protocol: protocol ?? 'stable', verdicts, order: [...orderedKeys(data)], texts, runs };
+  return { protocol: protocol ?? 'stable', verdicts, order: [...orderedKeys(data)], runs };
 }
 
 function stableRuns(record: PyObject, file: string, at: string): Map<number, RunVerdict> {
@@ -247,10 +241,4 @@ function statusOf<S extends string>(value: PyValue | undefined, statuses: readon
   const name = typeof value === 'string' && value.startsWith(`${prefix}.`) ? value.slice(prefix.length + 1) : undefined;
   if (name !== undefined && (statuses as readonly string[]).includes(name)) return name as S;
   throw inputError(file, at, statuses.map((status) => `"${prefix}.${status}"`).join(', '), { got: JSON.stringify(value) });
-}
-
-export function assertProtocol(recorded: RecordedPassRate, protocol: Protocol, file: string): void {
-  if (recorded.verdicts.size > 0 && recorded.protocol !== protocol) {
-    throw new ToolbenchError('usage.invalid', 2, `${file} holds ${recorded.protocol} results; run with --protocol ${recorded.protocol}`);
-  }
 }

@@ -10,7 +10,7 @@ import { pyJsonDumps } from '../util/pyjson.js';
 import { orderedKeys, type PyObject, type PyValue } from '../util/py-value.js';
 import { usageError } from '../util/errors.js';
 import { UnusableReply, type Judge, type JudgeJob } from './judge.js';
-import { checkIsSolved, checkTaskSolvable, preferenceView, selectBetterAnswer, type AnswerStatus, type TaskStatus } from './tooleval-judge.js';
+import { checkIsSolved, checkTaskSolvable, preferenceView, pythonInt, selectBetterAnswer, type AnswerStatus, type TaskStatus } from './tooleval-judge.js';
 
 export interface PreferenceTask {
   readonly query: string;
@@ -90,7 +90,7 @@ async function choosePreference(judge: Judge, job: JudgeJob, query: string, tool
   const fields = { task_description: pyJsonDumps({ query, available_tools: tools }), answers: pyJsonDumps(answers) };
   const reply = await judge.callMessages(job, fn, fields, (args) => {
     const value = args['preference'];
-    const index = typeof value === 'number' ? Math.trunc(value) : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : undefined;
+    const index = pythonInt(value);
     if (index !== 0 && index !== 1) throw new UnusableReply(`preference must be 0 or 1, got ${JSON.stringify(value) ?? 'nothing'}`);
     return index;
   });

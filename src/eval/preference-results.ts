@@ -8,7 +8,7 @@ import { pyCsvRow } from '../util/py-csv.js';
 import { isPyObject, orderedKeys, orderedObject, type PyValue } from '../util/py-value.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { getSteps, toolNames, type ConvertedAnswer } from './converted.js';
-import { mean, populationStd, type JudgeIdentity, type PreferenceSummary, type Protocol } from './summary.js';
+import { populationStd, type JudgeIdentity, type PreferenceSummary, type Protocol } from './summary.js';
 
 /** One round's outcome for one query. `via` says who decided: the judge, pass-rate verdicts, or a missing answer. */
 export interface RoundVote {
@@ -36,7 +36,7 @@ function tally(rounds: ReadonlyMap<number, RoundVote>): { reference: number; can
 export function preferenceJson(ids: readonly string[], votes: VoteTable, reference: string, candidate: string, rounds: number): string {
   const entries = ids.flatMap((qid): [string, PyValue][] => {
     const table = votes.get(qid);
-    if (table === undefined) return [];
+    if (table === undefined || table.size === 0) return [];
     const counts = tally(table);
     const record: [string, PyValue][] = [[reference, counts.reference], [candidate, counts.candidate]];
     for (let round = 0; round < rounds; round++) record.push([`round_${round}`, table.get(round)?.via === 'judge' ? 'complete' : 'incomplete']);
@@ -61,7 +61,7 @@ export function preferenceCsv(
   const lines = [pyCsvRow(CSV_HEADER)];
   for (const qid of ids) {
     const table = votes.get(qid);
-    if (table === undefined) continue;
+    if (table === undefined || table.size === 0) continue;
     const counts = tally(table);
     const label = counts.reference > counts.candidate ? 1 : counts.reference < counts.candidate ? 2 : 3;
     const ref = answers.reference.get(qid);
@@ -77,6 +77,7 @@ export function preferenceCsv(
 }
 
 export interface PreferenceSummaryInput {
+  readonly complete: boolean;
   readonly protocol: Protocol;
   readonly testSet: string;
   readonly reference: string;
@@ -108,6 +109,7 @@ export function preferenceSummary(input: PreferenceSummaryInput): PreferenceSumm
   }));
   return {
     kind: 'preference',
+    complete: input.complete,
     protocol: input.protocol,
     test_set: input.testSet,
     reference: input.reference,
@@ -125,11 +127,6 @@ export function preferenceSummary(input: PreferenceSummaryInput): PreferenceSumm
     errors: input.errors,
     rounds,
   };
-}
-
-/** Mean per-round win rate; kept next to `win_rate` (which counts majority wins) for comparison. */
-export function meanRoundWinRate(summary: PreferenceSummary): number {
-  return mean(summary.rounds.map((round) => round.win_rate));
 }
 
 export interface RecordedPreference {

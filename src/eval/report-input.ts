@@ -108,10 +108,15 @@ function summaryChecker(file: string) {
     return answered <= total ? answered : fail('$.answered', `at most total (${total})`, answered, String(answered));
   };
 
+  // absent in a summary means complete; an interrupted run writes false
+  const complete = (root: JsonObject): boolean =>
+    root.complete === undefined || typeof root.complete === 'boolean' ? root.complete !== false : fail('$.complete', 'true or false', root.complete);
+
   const passRate = (root: JsonObject): PassRateSummary => {
     const total = count(root, '$', 'total');
     return {
       kind: 'pass-rate',
+      complete: complete(root),
       protocol: oneOf(root, '$', 'protocol', PROTOCOLS),
       test_set: text(root, '$', 'test_set'),
       model: text(root, '$', 'model'),
@@ -136,6 +141,7 @@ function summaryChecker(file: string) {
     const missing = object(root.missing, '$.missing');
     return {
       kind: 'preference',
+      complete: complete(root),
       protocol: oneOf(root, '$', 'protocol', PROTOCOLS),
       test_set: text(root, '$', 'test_set'),
       reference: text(root, '$', 'reference'),

@@ -5,11 +5,12 @@
  * runs, Unsure as a coin flip) and a SoPR (Unsure as 0.5) are different numbers (spec
  * tooleval.md §5, §8). Pure: renderers (report-text.ts, report-html.ts) only format this.
  */
+import { TEST_SETS } from './converted.js';
 import { ToolbenchError } from '../util/errors.js';
 import { mean, populationStd, type EvalSummary, type PassRateSummary, type PreferenceSummary, type Protocol } from './summary.js';
 
 /** ToolBench's `test_sets` order (spec tooleval.md §1); other sets follow, sorted. */
-export const CANONICAL_TEST_SETS: readonly string[] = ['G1_instruction', 'G1_category', 'G1_tool', 'G2_instruction', 'G2_category', 'G3_instruction'];
+export const CANONICAL_TEST_SETS: readonly string[] = TEST_SETS;
 
 const PROTOCOL_ORDER: readonly Protocol[] = ['toolbench', 'stable'];
 
@@ -126,7 +127,12 @@ function passRateTable(protocol: Protocol, items: readonly LocatedSummary<PassRa
     title: `${protocol === 'stable' ? 'SoPR' : 'Pass rate'} (${protocol} protocol), % ± std over evaluation runs`,
     testSets,
     rows,
-    notes: [...notes, ...partialAverageNotes(rows.map((row) => [row.model, row.average]), testSets.length), ...judgeNotes(items, (summary) => `${summary.test_set}/${summary.model}`)],
+    notes: [
+      ...notes,
+      ...partialAverageNotes(rows.map((row) => [row.model, row.average]), testSets.length),
+      ...incompleteNotes(items, (summary) => `${summary.test_set}/${summary.model}`),
+      ...judgeNotes(items, (summary) => `${summary.test_set}/${summary.model}`),
+    ],
   };
 }
 
@@ -149,9 +155,17 @@ function preferenceTable(protocol: Protocol, items: readonly LocatedSummary<Pref
     notes: [
       ...notes,
       ...partialAverageNotes(rows.map((row) => [`${row.candidate} vs ${row.reference}`, row.average]), testSets.length),
+      ...incompleteNotes(items, (summary) => `${summary.test_set}/${summary.candidate} vs ${summary.reference}`),
       ...judgeNotes(items, (summary) => `${summary.test_set}/${summary.candidate} vs ${summary.reference}`),
     ],
   };
+}
+
+/** A run that was interrupted or stopped scores what it never judged as failures: say so. */
+function incompleteNotes<S extends EvalSummary>(items: readonly LocatedSummary<S>[], name: (summary: S) => string): string[] {
+  return items
+    .filter((item) => !item.summary.complete)
+    .map((item) => `INCOMPLETE: ${name(item.summary)} (${item.file}) was interrupted or stopped; run the same command again to finish it`);
 }
 
 const pairKey = (summary: PreferenceSummary): string => JSON.stringify([summary.candidate, summary.reference]);

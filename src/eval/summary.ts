@@ -41,6 +41,8 @@ export interface PassRateRun {
 
 export interface PassRateSummary {
   readonly kind: 'pass-rate';
+  /** False when the run was interrupted or stopped: runs never judged count as errors. */
+  readonly complete: boolean;
   readonly protocol: Protocol;
   readonly test_set: string;
   readonly model: string;
@@ -53,11 +55,15 @@ export interface PassRateSummary {
   readonly missing_ids: readonly string[];
   /**
    * The headline number, in percent over `total`. toolbench: queries whose runs passed at least
-   * as often as they failed (upstream's printed rule). stable: mean of the per-run scores
-   * (Solved 1, Unsure 0.5), i.e. SoPR.
+   * as often as they failed (upstream's printed rule; a run without a verdict counts as failed).
+   * stable: mean of the per-run scores (Solved 1, Unsure 0.5), i.e. SoPR.
    */
   readonly rate: number;
-  /** Population standard deviation of `runs[*].rate`. */
+  /**
+   * Population standard deviation of `runs[*].rate`. For stable it is the spread of the
+   * headline's terms; for toolbench, the spread of single-run pass rates around their mean
+   * (the headline is a majority over runs, not that mean).
+   */
   readonly std: number;
   /** The same headline computed over answered queries only, as upstream prints it. */
   readonly rate_answered_only: number;
@@ -73,6 +79,8 @@ export interface PreferenceRound {
 
 export interface PreferenceSummary {
   readonly kind: 'preference';
+  /** False when the run was interrupted or stopped: rounds never decided count as ties. */
+  readonly complete: boolean;
   readonly protocol: Protocol;
   readonly test_set: string;
   readonly reference: string;

@@ -83,8 +83,9 @@ export async function selectBetterAnswer(
   return reply.value;
 }
 
-/** Python `int(x)` of a JSON number or numeric string; undefined where int() would raise. */
-function pythonInt(value: unknown): number | undefined {
+/** Python `int(x)` of a JSON value (a number, a numeric string, a bool); undefined where int() would raise. */
+export function pythonInt(value: unknown): number | undefined {
+  if (typeof value === 'boolean') return value ? 1 : 0;
   if (typeof value === 'number' && Number.isFinite(value)) return Math.trunc(value);
   if (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value)) return Number.parseInt(value, 10);
   return undefined;

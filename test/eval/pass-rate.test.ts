@@ -818,7 +818,7 @@ describe('eval pass-rate: judge cache and resume', () => {
     const asked = server.requests.length;
     const result = await passRate(['--evaluate-times', '1', '--judge', 'another-model'], { out, cache: join(dir, 'cache.jsonl'), server });
     ok(result, 2);
-    assert.match(result.stderr, /would mix judges: give --overwrite/);
+    assert.match(result.stderr, /would mix them: give --overwrite/);
     assert.equal(server.requests.length, asked);
   });
 });
@@ -876,7 +876,7 @@ describe('eval pass-rate: --judge replay:FILE', () => {
     const { dir, files } = await judgedOnce(t, 'toolbench');
     const result = await runToolbench(['eval', 'pass-rate', '--converted', CONVERTED, '--model', MODEL, '--test-ids', TEST_IDS, '--out', join(dir, 'replayed'), '--protocol', 'stable', '--judge', `replay:${files.log}`], {});
     ok(result, 2);
-    assert.match(result.stderr, /--protocol stable: .* holds toolbench results/);
+    assert.match(result.stderr, /--protocol stable: the recorded results are toolbench/);
   });
 
   test('a replay follows the recorded attempts: a reply accepted at the 4th attempt (--retries 3) is found again', async (t) => {
@@ -1177,5 +1177,79 @@ describe('eval pass-rate: bad input', () => {
     const result = await passRate([], { out: join(dir, 'out'), cache: join(dir, 'cache.jsonl'), env: { OPENAI_API_KEY: '' } });
     ok(result, 2);
     assert.match(result.stderr, /the judge needs an API key/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// regressions found in review
+
+describe('eval pass-rate: resume, replay and failures (review regressions)', () => {
+  test('verdicts resumed from a result JSON without an audit log are kept on the next resume', async (t) => {
+    const dir = tempDir(t);
+    const server = await fakeJudge(t);
+    const out = join(dir, 'out');
+    const files = resultFiles(out);
+    const cache = join(dir, 'cache.jsonl');
+    ok(await passRate(['--evaluate-times', '2'], { out, cache, server }));
+    const rate = readSummary(files).rate;
+    rmSync(files.log); // as if only upstream's JSON were there
+    const asked = server.requests.length;
+    ok(await passRate(['--evaluate-times', '2', '--no-judge-cache'], { out, cache, server }));
+    ok(await passRate(['--evaluate-times', '2', '--no-judge-cache'], { out, cache, server }));
+    assert.equal(server.requests.length, asked, 'nothing judged again');
+    assert.equal(readSummary(files).rate, rate);
+  });
+
+  test('a torn last line in the audit log does not break the next resumes', async (t) => {
+    const dir = tempDir(t);
+    const server = await fakeJudge(t);
+    const out = join(dir, 'out');
+    const files = resultFiles(out);
+    ok(await passRate(['--evaluate-times', '1'], { out, cache: join(dir, 'cache.jsonl'), server }));
+    writeFileSync(files.log, `${read(files.log)}{"qid":"10`); // a crash mid-write
+    ok(await passRate(['--evaluate-times', '2'], { out, cache: join(dir, 'cache.jsonl'), server }));
+    const asked = server.requests.length;
+    ok(await passRate(['--evaluate-times', '2'], { out, cache: join(dir, 'cache.jsonl'), server }));
+    assert.equal(server.requests.length, asked);
+    assert.equal(readSummary(files).runs.length, 2);
+  });
+
+  test('a replay into the folder it reads from is refused and leaves the log intact', async (t) => {
+    const dir = tempDir(t);
+    const server = await fakeJudge(t);
+    const out = join(dir, 'out');
+    const files = resultFiles(out);
+    ok(await passRate(['--evaluate-times', '1'], { out, cache: join(dir, 'cache.jsonl'), server }));
+    const before = read(files.log);
+    const result = await passRate(['--judge', `replay:${files.log}`, '--evaluate-times', '3'], { out, env: { OPENAI_API_KEY: '' } });
+    ok(result, 2);
+    assert.match(result.stderr, /would be overwritten by this run's results: give another --out/);
+    assert.equal(read(files.log), before);
+  });
+
+  test('a result file that cannot be written is an error naming it, not a crash', async (t) => {
+    const dir = tempDir(t);
+    const server = await fakeJudge(t);
+    const out = join(dir, 'out');
+    mkdirSync(resultFiles(out).json, { recursive: true }); // a folder where the JSON goes
+    const result = await passRate(['--evaluate-times', '1', '--overwrite'], { out, cache: join(dir, 'cache.jsonl'), server });
+    ok(result, 1);
+    assert.match(result.stderr, /G1_instruction_fake_dfs\.json: cannot write/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test('the seed is recorded; a replay draws with it, and another --seed is refused', async (t) => {
+    const dir = tempDir(t);
+    const server = await fakeJudge(t, { check_answer_status: 'Unsure', parse_answer_status: 'Unsure', check_task_solvable: 'Unsure' });
+    const out = join(dir, 'out');
+    const files = resultFiles(out);
+    ok(await passRate(['--evaluate-times', '4', '--seed', '5'], { out, cache: join(dir, 'cache.jsonl'), server }));
+    assert.equal(readLog(files).header.seed, 5);
+    const replayed = resultFiles(join(dir, 'replayed'));
+    ok(await passRate(['--judge', `replay:${files.log}`], { out: join(dir, 'replayed'), env: { OPENAI_API_KEY: '' } }));
+    assert.equal(read(replayed.json), read(files.json));
+    const refused = await passRate(['--judge', `replay:${files.log}`, '--seed', '6'], { out: join(dir, 'other'), env: { OPENAI_API_KEY: '' } });
+    ok(refused, 2);
+    assert.match(refused.stderr, /--seed 6: the recorded evaluation drew with seed 5/);
   });
 });

@@ -313,10 +313,8 @@ describe('eval preference: the default evaluator (tooleval.md §6.3)', () => {
     assert.match(result.stderr, /select_better_answer: no usable judge reply in 2 attempt/);
     assert.equal(callsOf(b.server).filter((call) => call.fn === 'select_better_answer').length, 6, 'two attempts for each of 104, 105, 106');
     const votes = readVotes(b.dir, 'out');
-    for (const qid of ['104', '105', '106']) {
-      assert.deepEqual(tally(votes, qid), [0, 0]);
-      assert.deepEqual(flags(votes, qid, 1), ['incomplete']);
-    }
+    // a query with no decided round is not written: upstream would read it back as a decided tie
+    for (const qid of ['104', '105', '106']) assert.equal(votes[qid], undefined);
     assert.deepEqual(flags(votes, '101', 1), ['complete']);
     assert.equal(JSON.parse(readText(b.dir, 'out', '.summary.json')).errors, 3);
 

@@ -38,6 +38,7 @@ function passRateSummary(fields: Partial<PassRateSummary> & Pick<PassRateSummary
   const runs = [50, 52, 54].map((rate, run) => ({ run, rate, counts: { solved: rate, unsure: 0, unsolved: 100 - rate, missing: 0, errors: 0 } }));
   return {
     kind: 'pass-rate',
+    complete: true,
     protocol: 'stable',
     judge: { evaluator: 'tooleval_gpt-3.5-turbo_default', model: 'gpt-4o', template_sha256: 'ab'.repeat(32), config_sha256: 'cd'.repeat(32) },
     evaluate_times: 3,
