@@ -6,6 +6,7 @@
  * the pool, and the caller still writes what was decided.
  */
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { setMaxListeners } from 'node:events';
 import { resolve } from 'node:path';
 import { ToolbenchError } from '../util/errors.js';
 import { runPool } from '../util/worker-pool.js';
@@ -121,6 +122,7 @@ export async function runJudgedRounds<V>(loop: JudgedRounds<V>): Promise<JudgedR
   let writeError: unknown;
   // the first error that stops the run also stops the jobs in flight: no more paid calls
   const stop = new AbortController();
+  setMaxListeners(loop.workers + 10, stop.signal); // one listener per request in flight
   const forward = (): void => stop.abort(loop.signal.reason);
   if (loop.signal.aborted) forward();
   loop.signal.addEventListener('abort', forward, { once: true });

@@ -54,6 +54,7 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
   setMaxListeners(Math.max(1, options.workers) + 10, controller.signal);
   // aborted once no query may start any more: workers waiting on the input stop waiting
   const starting = new AbortController();
+  setMaxListeners(Math.max(1, options.workers) + 10, starting.signal); // one per worker waiting for a query
   const forwardAbort = (): void => {
     controller.abort(options.signal?.reason);
     starting.abort(options.signal?.reason);
