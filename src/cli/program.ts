@@ -6,6 +6,7 @@ import type { CommandOutcome } from './outcome.js';
 import { registerCacheCommand } from './cache-command.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerInferCommand } from './infer-command.js';
+import { registerPreprocessCommand } from './preprocess-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerToolsCommand } from './tools-command.js';
 
@@ -43,6 +44,7 @@ Examples:
   registerToolsCommand(program, io, outcome);
   registerCacheCommand(program, io, outcome);
   registerServeCommand(program, io, outcome);
+  registerPreprocessCommand(program, io, outcome);
   registerInferCommand(program, io, outcome);
   registerEvalCommand(program, io, outcome);
   return program;

@@ -6,8 +6,8 @@
  */
 import { pyStr } from './pyrepr.js';
 
-export function pyCsvRow(fields: readonly unknown[], delimiter = '\t'): string {
-  return `${fields.map((field) => csvField(field, delimiter)).join(delimiter)}\r\n`;
+export function pyCsvRow(fields: readonly unknown[], delimiter = '\t', lineEnd = '\r\n'): string {
+  return `${fields.map((field) => csvField(field, delimiter)).join(delimiter)}${lineEnd}`;
 }
 
 function csvField(value: unknown, delimiter: string): string {

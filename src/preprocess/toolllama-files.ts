@@ -1,0 +1,218 @@
+/**
+ * Runs `preprocess toolllama` over a folder of answer files: reads one file at a time (a folder of
+ * 126k trees is never held whole), streams the instances into the output array, and optionally
+ * sends a seeded share of them to an eval file instead (upstream's training script otherwise
+ * splits 98/2 at random, unseeded).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ToolbenchError, usageError } from '../util/errors.js';
+import { fileError, readJsonFile } from '../util/json-file.js';
+import { pyJsonParse } from '../util/pyjson-parse.js';
+import type { PyValue } from '../util/py-value.js';
+import { pyJsonDumps } from '../util/pyjson.js';
+import { seededUniform } from '../util/seeded-random.js';
+import { breathe, createOutputSet, type OutputFile } from './output-files.js';
+import { sftInstances, type SftInstance } from './toolllama.js';
+
+export interface ToolllamaOptions {
+  readonly answers: string;
+  readonly method: string;
+  readonly out: string;
+  /** A share of the instances, written to `evalOut` instead of `out`. */
+  readonly evalOut?: string;
+  readonly evalRatio: number;
+  readonly seed: number;
+  readonly onProgress?: (filesRead: number, files: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface ToolllamaCounts {
+  readonly files: number;
+  readonly converted: number;
+  readonly skipped: number;
+  readonly instances: number;
+  readonly eval_instances: number;
+}
+
+export async function preprocessToolllama(options: ToolllamaOptions, report: (file: string, reason: string) => void): Promise<ToolllamaCounts> {
+  const names = answerFiles(options.answers, options.method);
+  const outputs = createOutputSet();
+  try {
+    const train = arrayWriter(outputs.open(options.out));
+    const evaluation = options.evalOut === undefined ? undefined : arrayWriter(outputs.open(options.evalOut));
+    const counts = { files: names.length, converted: 0, skipped: 0, instances: 0, eval_instances: 0 };
+    for (const [index, name] of names.entries()) {
+      if (index % 64 === 0) await breathe(); // lets Ctrl-C and the progress bar in
+      options.signal?.throwIfAborted();
+      const file = join(options.answers, name);
+      let data;
+      try {
+        data = readAnswerGeneration(file);
+      } catch (error) {
+        if (!(error instanceof ToolbenchError)) throw error;
+        report(file, error.message.startsWith(`${file}: `) ? error.message.slice(file.length + 2) : error.message);
+        counts.skipped++;
+        continue;
+      }
+      const result = sftInstances(data);
+      if (!result.ok) {
+        report(file, result.reason);
+        counts.skipped++;
+      } else {
+        counts.converted++;
+        train.nextAnswer();
+        evaluation?.nextAnswer();
+        result.instances.forEach((instance, position) => {
+          const toEval = evaluation !== undefined && seededUniform(options.seed, 'sft-eval', name, String(position)) < options.evalRatio;
+          (toEval ? evaluation : train).add(instance);
+          counts[toEval ? 'eval_instances' : 'instances']++;
+        });
+      }
+      options.onProgress?.(index + 1, names.length);
+    }
+    train.end();
+    evaluation?.end();
+    outputs.commit();
+    return counts;
+  } catch (error) {
+    outputs.discard();
+    throw error;
+  }
+}
+
+/**
+ * The answer file as far as preprocessing reads it: `{answer_generation}`. The search tree that
+ * precedes it is most of the file and often holds text (`"1.0"`) that sends the whole file to the
+ * careful parser; when `answer_generation` is the last top-level key, as upstream writes it, only
+ * its own text is parsed. Anything else falls back to reading the whole file.
+ */
+function readAnswerGeneration(file: string): PyValue {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (error) {
+    throw fileError(file, error);
+  }
+  // only the text from the key on is decoded: the tree before it is most of the file
+  const at = bytes.lastIndexOf(ANSWER_GENERATION_KEY);
+  const before = at < 0 ? '' : bytes.toString('utf8', Math.max(0, at - 64), at);
+  const value = at < 0 ? undefined : lastTopLevelValue(before, bytes.toString('utf8', at));
+  if (value !== undefined) {
+    try {
+      return { answer_generation: parseAnswerGeneration(value) };
+    } catch {
+      // not what it looked like: the whole file is parsed below, which also reports errors well
+    }
+  }
+  return readJsonFile(file);
+}
+
+const ANSWER_GENERATION_KEY = Buffer.from('"answer_generation"');
+
+/**
+ * The text of the key's object value when it is the last key of the top-level object, else
+ * undefined. `before` is what precedes the key, `text` starts with the key.
+ */
+function lastTopLevelValue(before: string, text: string): string | undefined {
+  const preceding = before.trimEnd();
+  if (!preceding.endsWith(',') && !preceding.endsWith('{')) return undefined;
+  const keyLength = ANSWER_GENERATION_KEY.length;
+  const colon = /^\s*:\s*/.exec(text.slice(keyLength, keyLength + 64));
+  const start = keyLength + (colon?.[0].length ?? 0);
+  if (colon === null || text[start] !== '{') return undefined;
+  const end = matchingBrace(text, start);
+  if (end < 0 || !/^\s*\}\s*$/.test(text.slice(end + 1))) return undefined;
+  return text.slice(start, end + 1);
+}
+
+/**
+ * Only the function list is printed as Python would (its repr goes into the system prompt), so
+ * only it needs the careful parser; the messages are strings, which the native parser keeps.
+ */
+function parseAnswerGeneration(text: string): PyValue {
+  const generation = JSON.parse(text) as Record<string, PyValue>;
+  const functions = functionListText(text);
+  generation['function'] = functions === undefined ? ((pyJsonParse(text) as Record<string, PyValue>)['function'] as PyValue) : pyJsonParse(functions);
+  return generation;
+}
+
+/** The text of the first `"function": [...]` (not inside a string), as upstream places it first. */
+function functionListText(text: string): string | undefined {
+  const key = '"function": [';
+  const at = text.indexOf(key);
+  if (at < 0 || text[at - 1] === '\\') return undefined;
+  const start = at + key.length - 1;
+  const end = matchingBrace(text, start);
+  return end < 0 ? undefined : text.slice(start, end + 1);
+}
+
+/** Index of the `}` closing the object that starts at `start`, skipping strings; -1 if none. */
+function matchingBrace(text: string, start: number): number {
+  let depth = 0;
+  const structural = /["{}\[\]]/g;
+  structural.lastIndex = start;
+  for (let match = structural.exec(text); match !== null; match = structural.exec(text)) {
+    const character = match[0];
+    if (character === '"') {
+      // jump to the closing quote: one not preceded by an odd number of backslashes
+      let index = match.index + 1;
+      for (;;) {
+        index = text.indexOf('"', index);
+        if (index < 0) return -1;
+        let backslashes = 0;
+        while (text[index - 1 - backslashes] === '\\') backslashes++;
+        if (backslashes % 2 === 0) break;
+        index++;
+      }
+      structural.lastIndex = index + 1;
+    } else if (character === '{' || character === '[') depth++;
+    else if (--depth === 0) return match.index;
+  }
+  return -1;
+}
+
+/** `*.json` names containing the method, in name order (upstream: filesystem order). */
+function answerFiles(dir: string, method: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((name) => name.endsWith('.json') && name.includes(method))
+      .sort();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw usageError(`--answers ${dir}: ${code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder' : (error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Writes a JSON array as Python's `json.dump(indent=4, ensure_ascii=False)` would, item by item.
+ * The instances of one answer repeat each other's turns (each adds a step), so a turn's quoted
+ * text is remembered until the next answer instead of being escaped again for every instance.
+ */
+function arrayWriter(output: OutputFile): { add(instance: SftInstance): void; end(): void; nextAnswer(): void } {
+  let count = 0;
+  const quoted = new Map<PyValue, string>();
+  const quote = (value: PyValue): string => {
+    let text = quoted.get(value);
+    if (text === undefined) {
+      text = pyJsonDumps(value, { ensureAscii: false });
+      quoted.set(value, text);
+    }
+    return text;
+  };
+  return {
+    add(instance) {
+      const turns = instance.conversations
+        .map((turn) => `\n            {\n                "from": ${quote(turn.from)},\n                "value": ${quote(turn.value)}\n            }`)
+        .join(',');
+      const conversations = turns === '' ? '[]' : `[${turns}\n        ]`;
+      output.write(`${count++ === 0 ? '[\n' : ',\n'}    {\n        "id": ${quote(instance.id)},\n        "conversations": ${conversations}\n    }`);
+    },
+    nextAnswer() {
+      quoted.clear();
+    },
+    end() {
+      output.write(count === 0 ? '[]' : '\n]');
+    },
+  };
+}
