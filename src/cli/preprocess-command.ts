@@ -2,6 +2,8 @@
  * `toolbench preprocess retriever | toolllama`: training data from ToolBench data, as upstream's
  * preprocessing scripts write it (preprocess-and-train.md §1, §4).
  */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { preprocessRetriever } from '../preprocess/retriever.js';
 import { preprocessToolllama } from '../preprocess/toolllama-files.js';
@@ -51,7 +53,8 @@ export function registerPreprocessCommand(program: Command, io: CliIo, outcome: 
 Writes train.json, test.json, corpus.tsv (one row per API occurrence, ids from first sight, train
 queries first), train.query.txt, test.query.txt, qrels.train.tsv and qrels.test.tsv, byte for byte
 as upstream (pairs shuffled with NumPy's legacy RandomState(42)). The query file is streamed, so
-multi-GB files work. Queries that cannot be used are reported and skipped (exit 3).
+multi-GB files work. Queries that cannot be used are reported and skipped, and an empty train or
+test split is reported (exit 3). Ctrl-C writes nothing: outputs appear only when complete.
 
 Examples:
   $ toolbench preprocess retriever --queries data/instruction/G1_query.json --test-ids data/test_query_ids/G1_instruction_test_query_ids.json --out data/retrieval/G1
@@ -73,8 +76,9 @@ Examples:
       'after',
       `
 One instance per assistant step of every valid answer (train_messages), with the ToolLLaMA system
-prompt and ReAct turns, byte for byte as upstream (see docs/preprocess.md for what upstream drops).
-Files are read one at a time, in name order. Invalid answers (valid_data false), unreadable files
+prompt and ReAct turns, each as upstream writes it (see docs/preprocess.md for what upstream drops).
+Files (*.json whose name contains --method) are read one at a time, in name order (upstream: in
+directory order). Ctrl-C writes nothing: outputs appear only when complete. Invalid answers (valid_data false), unreadable files
 and files missing a field are reported and skipped (exit 3 when any was skipped).
 
 Examples:
@@ -86,6 +90,8 @@ Examples:
 
 async function retriever(flags: RetrieverFlags, io: CliIo, outcome: CommandOutcome, signals: StopSignals): Promise<void> {
   const reporter = createReporter(io, { color: flags.color });
+  // the file is read twice (train queries first, then test queries): a pipe would be empty the second time
+  if (existsSync(flags.queries) && !statSync(flags.queries).isFile()) throw usageError(`--queries ${flags.queries}: expected a regular file (it is read twice), not a pipe or a folder`);
   const testIds = new Set(
     readTestIds(flags.testIds).map((key) => {
       // upstream converts every key with int()
@@ -103,6 +109,7 @@ async function retriever(flags: RetrieverFlags, io: CliIo, outcome: CommandOutco
   progress.clear();
   if (counts.skipped > 0) outcome.partial = true;
   if (counts.train_pairs === 0 || counts.test_pairs === 0) {
+    outcome.partial = true; // retriever training cannot use an empty split
     reporter.warn(`no ${counts.train_pairs === 0 ? 'train' : 'test'} pairs: check the test ids and the queries' "relevant APIs" (upstream fails here)`);
   }
   if (flags.json) io.stdout.write(`${JSON.stringify(counts)}\n`);
@@ -116,6 +123,7 @@ async function retriever(flags: RetrieverFlags, io: CliIo, outcome: CommandOutco
 
 async function toolllama(flags: ToolllamaFlags, io: CliIo, outcome: CommandOutcome, signals: StopSignals): Promise<void> {
   const reporter = createReporter(io, { color: flags.color });
+  if (flags.evalOut !== undefined && resolve(flags.evalOut) === resolve(flags.out)) throw usageError(`--eval-out ${flags.evalOut}: the same file as --out`);
   const evalRatio = Number(flags.evalRatio);
   if (!(evalRatio >= 0 && evalRatio <= 1)) throw usageError(`--eval-ratio ${flags.evalRatio}: expected a number from 0 to 1`);
   const seed = Number(flags.seed);

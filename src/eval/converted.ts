@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { inputError, usageError, describeJsonType } from '../util/errors.js';
 import { readJsonFile } from '../util/json-file.js';
-import { isPyObject, orderedKeys, type PyObject, type PyValue } from '../util/py-value.js';
+import { isPyObject, isPyTruthy, orderedKeys, type PyObject, type PyValue } from '../util/py-value.js';
 import { pyStr } from '../util/pyrepr.js';
 
 /** ToolBench's six test sets, in upstream's order (tooleval.md §1). */
@@ -118,7 +118,7 @@ function readSteps(answer: PyObject): AnswerSteps {
   while (isPyObject(node)) {
     const message = node['message'];
     if (node['role'] === 'tool') toolMessages.push(message ?? null);
-    if (node['role'] === 'tool' && isTruthy(message)) {
+    if (node['role'] === 'tool' && isPyTruthy(message)) {
       const text = pyStr(message);
       lines.push(`Step ${lines.length + 1}: ${text}`);
       finalStep = `Final step: ${text}`;
@@ -127,14 +127,6 @@ function readSteps(answer: PyObject): AnswerSteps {
     node = Array.isArray(next) ? next[0] : undefined;
   }
   return { answerSteps: lines.join('\n'), finalStep, toolMessages };
-}
-
-/** Python truthiness of a JSON value. */
-function isTruthy(value: PyValue | undefined): boolean {
-  if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
-  if (Array.isArray(value)) return value.length > 0;
-  if (isPyObject(value)) return Object.keys(value).length > 0;
-  return true;
 }
 
 /** The pass-rate job's first test: a final step that is a Finish call (tooleval.md §4 step 1, quirk 12). */

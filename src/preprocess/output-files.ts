@@ -3,8 +3,9 @@
  * target, which is renamed over it only when everything was written (`commit`), so an interrupted
  * run never leaves a truncated output that looks complete.
  */
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ToolbenchError } from '../util/errors.js';
 
 export interface OutputFile {
@@ -20,19 +21,36 @@ export interface OutputSet {
   discard(): void;
 }
 
+interface Entry {
+  readonly file: string;
+  readonly temporary: string;
+  descriptor: number;
+  buffer: string[];
+  size: number;
+}
+
 export function createOutputSet(): OutputSet {
-  const open: { file: string; temporary: string; descriptor: number; buffer: string[]; size: number }[] = [];
-  const flush = (entry: (typeof open)[number]): void => {
+  const open: Entry[] = [];
+  const flush = (entry: Entry): void => {
     if (entry.buffer.length === 0) return;
-    writeSync(entry.descriptor, entry.buffer.join(''));
+    const bytes = Buffer.from(entry.buffer.join(''));
     entry.buffer = [];
     entry.size = 0;
+    // writeSync may write less than asked (a nearly full disk): write until all is out
+    for (let offset = 0; offset < bytes.length; ) offset += writeSync(entry.descriptor, bytes, offset);
+  };
+  const close = (entry: Entry): void => {
+    if (entry.descriptor < 0) return;
+    const descriptor = entry.descriptor;
+    entry.descriptor = -1;
+    closeSync(descriptor);
   };
   const failing = (file: string, error: unknown): ToolbenchError =>
     new ToolbenchError('output.unwritable', 1, `${file}: cannot write: ${(error as Error).message}`, { cause: error });
   return {
     open(file) {
-      const temporary = `${file}.tmp-${process.pid}`;
+      if (open.some((entry) => resolve(entry.file) === resolve(file))) throw new ToolbenchError('usage.invalid', 2, `${file} is given twice as an output`);
+      const temporary = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
       let descriptor: number;
       try {
         mkdirSync(dirname(file), { recursive: true });
@@ -40,7 +58,7 @@ export function createOutputSet(): OutputSet {
       } catch (error) {
         throw failing(file, error);
       }
-      const entry = { file, temporary, descriptor, buffer: [] as string[], size: 0 };
+      const entry: Entry = { file, temporary, descriptor, buffer: [], size: 0 };
       open.push(entry);
       return {
         file,
@@ -57,23 +75,36 @@ export function createOutputSet(): OutputSet {
       };
     },
     commit() {
+      // every file complete before the first one replaces its target (no fsync, as writeFileAtomic:
+      // it would cost a sixth of the throughput, and guards against power loss only)
       for (const entry of open) {
         try {
           flush(entry);
-          closeSync(entry.descriptor);
-          renameSync(entry.temporary, entry.file);
+          close(entry);
         } catch (error) {
           throw failing(entry.file, error);
         }
       }
-      open.length = 0;
+      // a target that cannot be replaced is found before any other one is
+      for (const entry of open) {
+        if (existsSync(entry.file) && statSync(entry.file).isDirectory()) throw failing(entry.file, new Error('a folder is in the way'));
+      }
+      while (open.length > 0) {
+        const entry = open[0] as Entry;
+        try {
+          renameSync(entry.temporary, entry.file);
+        } catch (error) {
+          throw failing(entry.file, error);
+        }
+        open.shift();
+      }
     },
     discard() {
       for (const entry of open) {
         try {
-          closeSync(entry.descriptor);
+          close(entry);
         } catch {
-          // already closed
+          // nothing more to do with it
         }
         rmSync(entry.temporary, { force: true });
       }

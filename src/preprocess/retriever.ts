@@ -14,6 +14,7 @@ import { legacyShuffledIndices } from '../util/mt19937.js';
 import { pyCsvRow } from '../util/py-csv.js';
 import { PyFloat, isPyObject, type PyObject, type PyValue } from '../util/py-value.js';
 import { pyJsonDumps } from '../util/pyjson.js';
+import { pyRepr } from '../util/pyrepr.js';
 import { breathe, createOutputSet } from './output-files.js';
 
 /** scikit-learn `shuffle(random_state=42)` in upstream. */
@@ -104,7 +105,7 @@ async function writeRetrieverData(options: RetrieverOptions, outputs: ReturnType
         corpus.write(pyCsvRow([docId, content], '\t', '\n'));
         sizes.documents++;
         const record = api as PyObject;
-        if (relevant !== undefined && !relevant.has(JSON.stringify([record['tool_name'], record['api_name']]))) continue;
+        if (relevant !== undefined && !relevant.has(pyRepr([record['tool_name'] ?? null, record['api_name'] ?? null]))) continue;
         let qid = queryIds.get(text);
         if (qid === undefined) {
           qid = queryIds.size + 1;
@@ -172,5 +173,5 @@ function queryText(query: PyObject): string {
 function relevantApis(query: PyObject): Set<string> | undefined {
   const list = query['relevant APIs'] as readonly PyValue[] | undefined;
   if (list === undefined) return undefined;
-  return new Set(list.filter(Array.isArray).map((pair) => JSON.stringify(pair)));
+  return new Set(list.filter(Array.isArray).map((pair) => pyRepr(pair)));
 }

@@ -118,23 +118,46 @@ function lastTopLevelValue(before: string, text: string): string | undefined {
   const preceding = before.trimEnd();
   if (!preceding.endsWith(',') && !preceding.endsWith('{')) return undefined;
   const keyLength = ANSWER_GENERATION_KEY.length;
-  const colon = /^\s*:\s*/.exec(text.slice(keyLength, keyLength + 64));
+  const colon = /^[ \t\n\r]*:[ \t\n\r]*/.exec(text.slice(keyLength, keyLength + 64));
   const start = keyLength + (colon?.[0].length ?? 0);
   if (colon === null || text[start] !== '{') return undefined;
   const end = matchingBrace(text, start);
-  if (end < 0 || !/^\s*\}\s*$/.test(text.slice(end + 1))) return undefined;
+  if (end < 0 || !/^[ \t\n\r]*\}[ \t\n\r]*$/.test(text.slice(end + 1))) return undefined;
   return text.slice(start, end + 1);
 }
 
 /**
  * Only the function list is printed as Python would (its repr goes into the system prompt), so
- * only it needs the careful parser; the messages are strings, which the native parser keeps.
+ * only it needs the careful parser, as long as every message field used is a string (which the
+ * native parser keeps as it is). Anything else, or a function list found elsewhere than where
+ * the native parse puts it, goes through the careful parser whole.
  */
 function parseAnswerGeneration(text: string): PyValue {
   const generation = JSON.parse(text) as Record<string, PyValue>;
+  // an answer that is skipped (invalid, or without conversations) needs no careful reading
+  if (generation['valid_data'] === false || !Array.isArray(generation['train_messages'])) return generation;
   const functions = functionListText(text);
-  generation['function'] = functions === undefined ? ((pyJsonParse(text) as Record<string, PyValue>)['function'] as PyValue) : pyJsonParse(functions);
+  if (functions === undefined || !messagesAreText(generation['train_messages']) || JSON.stringify(JSON.parse(functions)) !== JSON.stringify(generation['function'])) {
+    return pyJsonParse(text);
+  }
+  generation['function'] = pyJsonParse(functions);
   return generation;
+}
+
+/** True when every message's role, content, call name and arguments are strings (or null). */
+function messagesAreText(conversations: PyValue | undefined): boolean {
+  if (!Array.isArray(conversations)) return false;
+  const text = (value: PyValue | undefined): boolean => value === undefined || value === null || typeof value === 'string';
+  return conversations.every(
+    (conversation) =>
+      Array.isArray(conversation) &&
+      conversation.every((message) => {
+        if (typeof message !== 'object' || message === null || Array.isArray(message)) return false;
+        const record = message as Record<string, PyValue>;
+        const call = record['function_call'] as Record<string, PyValue> | null | undefined;
+        return text(record['role']) && text(record['content']) && (call === undefined || call === null || (text(call['name']) && text(call['arguments'])));
+      }),
+  );
 }
 
 /** The text of the first `"function": [...]` (not inside a string), as upstream places it first. */
@@ -191,8 +214,10 @@ function answerFiles(dir: string, method: string): string[] {
  */
 function arrayWriter(output: OutputFile): { add(instance: SftInstance): void; end(): void; nextAnswer(): void } {
   let count = 0;
-  const quoted = new Map<PyValue, string>();
+  const quoted = new Map<string, string>();
   const quote = (value: PyValue): string => {
+    // anything but a string is laid out over lines, at the depth of a turn's value
+    if (typeof value !== 'string') return pyJsonDumps(value, { indent: 4, ensureAscii: false }).replaceAll('\n', `\n${' '.repeat(16)}`);
     let text = quoted.get(value);
     if (text === undefined) {
       text = pyJsonDumps(value, { ensureAscii: false });

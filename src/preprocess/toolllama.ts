@@ -7,14 +7,16 @@
  * Upstream's behaviour is kept, including what it drops (quirk 5): an assistant message with a
  * call loses its text, content-only assistant messages become the next call's Thought, and a
  * conversation whose last assistant message has no call gives no instance. One difference: a
- * `function_call: null` key counts as no call (upstream crashes on it).
+ * `function_call: null` key counts as no call (upstream crashes on it). Upstream reads content
+ * as `content or ""` in a Thought, so a null thought is empty.
  */
 import { processSystemMessage, type PromptFunction } from '../llm/toolllama-prompt.js';
-import { isPyObject, type PyObject, type PyValue } from '../util/py-value.js';
+import { isPyObject, isPyTruthy, type PyObject, type PyValue } from '../util/py-value.js';
 import { pyStr } from '../util/pyrepr.js';
 
 export interface SftTurn {
-  readonly from: 'system' | 'user' | 'function' | 'assistant';
+  /** system, user, function, assistant; any other role is kept as it is, as upstream does. */
+  readonly from: string;
   readonly value: PyValue;
 }
 
@@ -29,7 +31,7 @@ export function sftInstances(answer: PyValue): AnswerConversion {
   if (!isPyObject(answer)) return { ok: false, reason: 'not a JSON object' };
   const generation = answer['answer_generation'];
   if (!isPyObject(generation)) return { ok: false, reason: '$.answer_generation: expected an object' };
-  if (!generation['valid_data']) return { ok: false, reason: 'answer_generation.valid_data is false' };
+  if (!isPyTruthy(generation['valid_data'])) return { ok: false, reason: 'answer_generation.valid_data is false' };
   const functions = generation['function'];
   if (!Array.isArray(functions)) return { ok: false, reason: '$.answer_generation.function: expected the list of functions' };
   const query = generation['query'];
@@ -71,15 +73,15 @@ function conversationInstance(messages: readonly PyObject[], systemPrompt: (cont
       if (typeof content !== 'string') throw new Error(`message ${index}: a system message without text`);
       turns.push({ from: 'system', value: systemPrompt(content) });
       react = '';
-    } else if (role === 'user' || role === 'function') {
-      turns.push({ from: role, value: content });
+    } else if (role !== 'assistant') {
+      turns.push({ from: pyStr(role ?? null), value: content });
       react = '';
-    } else if (role === 'assistant') {
+    } else {
       const last = index === messages.length - 1;
       const call = message['function_call'];
       if (!isPyObject(call)) {
         if (last) return undefined;
-        react += `\nThought: ${typeof content === 'string' ? content : ''}`;
+        react += `\nThought: ${content === null ? '' : pyStr(content)}`;
         continue;
       }
       react = `${react === '' ? '\nThought: ' : react}\nAction: ${pyStr(call['name'] ?? null)}\nAction Input: ${pyStr(call['arguments'] ?? null)}`;

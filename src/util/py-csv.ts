@@ -7,12 +7,13 @@
 import { pyStr } from './pyrepr.js';
 
 export function pyCsvRow(fields: readonly unknown[], delimiter = '\t', lineEnd = '\r\n'): string {
-  return `${fields.map((field) => csvField(field, delimiter)).join(delimiter)}${lineEnd}`;
+  return `${fields.map((field) => csvField(field, delimiter, lineEnd)).join(delimiter)}${lineEnd}`;
 }
 
-function csvField(value: unknown, delimiter: string): string {
+/** Quoted when it holds the delimiter, a quote or a character of the line end (Python 3.11's rule). */
+function csvField(value: unknown, delimiter: string, lineEnd: string): string {
   const text = value === null || value === undefined ? '' : pyStr(value);
-  if (text.includes(delimiter) || text.includes('"') || text.includes('\r') || text.includes('\n')) return `"${text.replaceAll('"', '""')}"`;
+  if (text.includes(delimiter) || text.includes('"') || [...lineEnd].some((character) => text.includes(character))) return `"${text.replaceAll('"', '""')}"`;
   return text;
 }
 

@@ -38,6 +38,17 @@ export function isPyObject(value: unknown): value is PyObject {
   return prototype === Object.prototype || prototype === null;
 }
 
+/** Python's truthiness of a JSON value: None, False, 0, 0.0, "", [] and {} are false. */
+export function isPyTruthy(value: PyValue | undefined): boolean {
+  if (value === undefined || value === null || value === false || value === '') return false;
+  if (typeof value === 'number') return value !== 0;
+  if (typeof value === 'bigint') return value !== 0n;
+  if (value instanceof PyFloat) return value.value !== 0;
+  if (Array.isArray(value)) return value.length > 0;
+  if (isPyObject(value)) return Object.keys(value).length > 0;
+  return true;
+}
+
 /** Insertion order of an object's keys, stored only where JavaScript's own order differs. */
 const KEY_ORDER: unique symbol = Symbol('toolbench.keyOrder');
 
