@@ -2,11 +2,11 @@
  * `toolbench eval convert`: raw answer files (`<qid>_<method>.json`) to ToolEval's converted
  * answers (spec tooleval.md §2, formats.md §4), one object keyed by query id.
  */
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { convertAnswer, methodFamily, type ConvertedEntry } from '../eval/convert.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { listAnswerFiles } from '../util/answer-files.js';
 import { ToolbenchError, usageError } from '../util/errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import { orderedObject } from '../util/py-value.js';
@@ -88,18 +88,6 @@ async function convert(flags: ConvertFlags, io: CliIo, outcome: CommandOutcome, 
   if (counts.skipped > 0) outcome.partial = true;
   if (flags.json) io.stdout.write(`${JSON.stringify(counts)}\n`);
   else reporter.info(`converted ${counts.converted} of ${counts.files} files into ${flags.out} (${counts.valid} valid, ${counts.invalid} invalid, ${counts.skipped} skipped)`);
-}
-
-/** `*.json` names containing the method, in name order (upstream: filesystem order, quirk 10). */
-function listAnswerFiles(dir: string, method: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw usageError(`--answers ${dir}: ${code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder' : (error as Error).message}`, { cause: error });
-  }
-  return names.filter((name) => name.endsWith('.json') && name.includes(method)).sort();
 }
 
 function integerFlag(flag: string, text: string, minimum: number): number {

@@ -1,5 +1,4 @@
 /** Flags shared by `eval pass-rate` and `eval preference`: evaluator, judge, endpoints, cache, runs. */
-import { setMaxListeners } from 'node:events';
 import { Option, type Command } from 'commander';
 import { TEST_SETS } from '../eval/converted.js';
 import { BUILTIN_EVALUATORS, DEFAULT_EVALUATOR, loadEvaluator } from '../eval/evaluator-config.js';
@@ -9,9 +8,8 @@ import type { JudgedSetRun } from '../eval/judged-rounds.js';
 import { setUpJudge, type JudgeSetup } from '../eval/judge-setup.js';
 import type { JudgeShape } from '../eval/judge-transport.js';
 import type { Protocol } from '../eval/summary.js';
-import { ToolbenchError, usageError } from '../util/errors.js';
+import { usageError } from '../util/errors.js';
 import type { Reporter } from './io.js';
-import type { StopSignals } from './serve-tools.js';
 
 export interface JudgeFlags {
   protocol: Protocol;
@@ -94,18 +92,6 @@ export function judgeSetupFromFlags(flags: JudgeFlags, env: Readonly<Record<stri
     ...(cacheFile !== undefined ? { cache: openJudgeCache(cacheFile) } : {}),
     env,
   });
-}
-
-/** Aborts on the first SIGINT/SIGTERM (a second one quits at once); what was judged gets written. */
-export function listenForInterrupt(signals: StopSignals, reporter: Reporter, workers: number): { signal: AbortSignal; stop: () => void } {
-  const controller = new AbortController();
-  setMaxListeners(workers + 20, controller.signal);
-  const unlisten = signals.listen((signal) => {
-    reporter.warn(`${signal}: stopping; everything judged so far is written (again to quit at once)`);
-    controller.abort(new ToolbenchError('interrupted', 130, `interrupted (${signal}): run the same command again to resume`));
-    unlisten();
-  });
-  return { signal: controller.signal, stop: unlisten };
 }
 
 /** A replay re-scores one test set: the one given, else the one the recorded file names. */

@@ -11,7 +11,8 @@ import { readPassRateJson, type RecordedPassRate } from '../eval/pass-rate-resul
 import { runPassRateSet, type PassRateSetResult } from '../eval/pass-rate.js';
 import type { Protocol } from '../eval/summary.js';
 import { usageError } from '../util/errors.js';
-import { addJudgeOptions, integerFlag, judgedSetRun, judgeFlagsOf, judgeSetupFromFlags, listenForInterrupt, runSettings, replayTestSet, testSetOfFile, type JudgeFlags } from './eval-judge-options.js';
+import { addJudgeOptions, integerFlag, judgedSetRun, judgeFlagsOf, judgeSetupFromFlags, runSettings, replayTestSet, testSetOfFile, type JudgeFlags } from './eval-judge-options.js';
+import { listenForInterrupt } from './interrupt.js';
 import { createReporter, type CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { PROCESS_STOP_SIGNALS, type StopSignals } from './serve-tools.js';
@@ -82,7 +83,7 @@ async function passRate(flags: PassRateFlags, io: CliIo, outcome: CommandOutcome
           ? Math.max(1, ...setup.entries.map((entry) => entry.run + 1))
           : 4;
 
-  const interrupt = listenForInterrupt(signals, reporter, workers);
+  const interrupt = listenForInterrupt(signals, reporter, 'everything judged so far is written', { listeners: workers + 20, resume: true });
   const showProgress = !flags.json && io.stderr.isTTY === true && io.env.TERM !== 'dumb';
   const results: PassRateSetResult[] = [];
   try {

@@ -13,7 +13,8 @@ import { runPreferenceSet, type PassRateView, type PreferenceSetResult } from '.
 import type { Protocol } from '../eval/summary.js';
 import type { AnswerStatus } from '../eval/tooleval-judge.js';
 import { usageError } from '../util/errors.js';
-import { addJudgeOptions, integerFlag, judgedSetRun, judgeFlagsOf, judgeSetupFromFlags, listenForInterrupt, runSettings, replayTestSet, testSetOfFile, type JudgeFlags } from './eval-judge-options.js';
+import { addJudgeOptions, integerFlag, judgedSetRun, judgeFlagsOf, judgeSetupFromFlags, runSettings, replayTestSet, testSetOfFile, type JudgeFlags } from './eval-judge-options.js';
+import { listenForInterrupt } from './interrupt.js';
 import { createReporter, type CliIo, type Reporter } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { PROCESS_STOP_SIGNALS, type StopSignals } from './serve-tools.js';
@@ -93,7 +94,7 @@ async function preference(flags: PreferenceFlags, io: CliIo, outcome: CommandOut
           ? Math.max(1, ...setup.entries.map((entry) => entry.run + 1))
           : 2;
 
-  const interrupt = listenForInterrupt(signals, reporter, workers);
+  const interrupt = listenForInterrupt(signals, reporter, 'everything judged so far is written', { listeners: workers + 20, resume: true });
   try {
     for (const testSet of testSets) {
       const testIds = readTestIds(flags.testIds, testSet);

@@ -8,8 +8,9 @@ import type { Command } from 'commander';
 import { preprocessRetriever } from '../preprocess/retriever.js';
 import { preprocessToolllama } from '../preprocess/toolllama-files.js';
 import { readTestIds } from '../registry/query-file.js';
-import { ToolbenchError, inputError, usageError } from '../util/errors.js';
-import { createReporter, type CliIo, type Reporter } from './io.js';
+import { inputError, usageError } from '../util/errors.js';
+import { listenForInterrupt, type Interrupt } from './interrupt.js';
+import { createReporter, type CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { PROCESS_STOP_SIGNALS, type StopSignals } from './serve-tools.js';
 
@@ -100,7 +101,8 @@ async function retriever(flags: RetrieverFlags, io: CliIo, outcome: CommandOutco
     }),
   );
   const progress = progressLine(io, flags.json, (read: number) => `queries read: ${read}`);
-  const counts = await interruptible(signals, reporter, (signal) =>
+  const interrupt = listenForInterrupt(signals, reporter, 'no output is written');
+  const counts = await finishing(interrupt, (signal) =>
     preprocessRetriever({ queries: flags.queries, testIds, out: flags.out, signal, onProgress: progress.update }, (skipped) => {
       progress.clear();
       reporter.warn(`skipped: ${flags.queries}: $[${skipped.index}]${skipped.reason.startsWith('.') ? '' : ': '}${skipped.reason}`);
@@ -129,7 +131,8 @@ async function toolllama(flags: ToolllamaFlags, io: CliIo, outcome: CommandOutco
   const seed = Number(flags.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw usageError(`--seed ${flags.seed}: expected a non-negative integer`);
   const progress = progressLine(io, flags.json, (read: number, total: number) => `answer files: ${read}/${total}`);
-  const counts = await interruptible(signals, reporter, (signal) =>
+  const interrupt = listenForInterrupt(signals, reporter, 'no output is written');
+  const counts = await finishing(interrupt, (signal) =>
     preprocessToolllama(
       { answers: flags.answers, method: flags.method, out: flags.out, ...(flags.evalOut !== undefined ? { evalOut: flags.evalOut } : {}), evalRatio, seed, signal, onProgress: progress.update },
       (file, reason) => {
@@ -145,21 +148,6 @@ async function toolllama(flags: ToolllamaFlags, io: CliIo, outcome: CommandOutco
   else {
     const evaluation = flags.evalOut === undefined ? '' : `, ${counts.eval_instances} to ${flags.evalOut}`;
     reporter.info(`${counts.files} answer files (${counts.converted} converted, ${counts.skipped} skipped): ${counts.instances} instances to ${flags.out}${evaluation}`);
-  }
-}
-
-/** Runs `work` under a signal that Ctrl-C aborts; outputs are then discarded, nothing partial stays. */
-async function interruptible<T>(signals: StopSignals, reporter: Reporter, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const unlisten = signals.listen((signal) => {
-    reporter.warn(`${signal}: stopping; no output is written`);
-    controller.abort(new ToolbenchError('interrupted', 130, `interrupted (${signal})`));
-    unlisten();
-  });
-  try {
-    return await work(controller.signal);
-  } finally {
-    unlisten();
   }
 }
 
@@ -181,4 +169,13 @@ function progressLine<A extends unknown[]>(io: CliIo, json: boolean | undefined,
       io.stderr.write('\r\u001b[K');
     },
   };
+}
+
+/** Runs `work` under the interrupt's signal, and stops listening when it settles. */
+async function finishing<T>(interrupt: Interrupt, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  try {
+    return await work(interrupt.signal);
+  } finally {
+    interrupt.stop();
+  }
 }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { inputError, usageError, describeJsonType } from '../util/errors.js';
+import { readTestIds as readTestIdFile } from '../registry/query-file.js';
 import { readJsonFile } from '../util/json-file.js';
 import { isPyObject, isPyTruthy, orderedKeys, type PyObject, type PyValue } from '../util/py-value.js';
 import { pyStr } from '../util/pyrepr.js';
@@ -70,20 +71,11 @@ function toAnswer(qid: string, entry: PyObject): ConvertedAnswer {
   };
 }
 
-/** The keys of `<test-ids>/<set>.json`, in file order, as strings. */
+/** The keys of `<test-ids>/<set>.json`, in file order, once each (a repeated key is one query). */
 export function readTestIds(testIdsDir: string, testSet: string): string[] {
   const file = join(testIdsDir, `${testSet}.json`);
   if (!existsSync(file)) throw usageError(`--test-ids ${testIdsDir}: no ${testSet}.json (an object {"<query_id>": ...} listing the test set)`);
-  const data = readJsonFile(file);
-  let ids: string[];
-  if (isPyObject(data)) ids = [...orderedKeys(data)];
-  else if (Array.isArray(data)) {
-    ids = data.map((id, index) => {
-      if (typeof id === 'string' || typeof id === 'number') return String(id);
-      throw inputError(file, `$[${index}]`, 'a query id', { got: describeJsonType(id) });
-    });
-  } else throw inputError(file, '$', 'an object keyed by query id', { got: describeJsonType(data) });
-  return [...new Set(ids)]; // a repeated id is one query, judged once
+  return [...new Set(readTestIdFile(file))];
 }
 
 export interface AnswerSteps {

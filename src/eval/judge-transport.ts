@@ -10,7 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import OpenAI from 'openai';
+import { CONFIG_HINTS } from '../llm/openai-backbone.js';
 import { BACKBONE_DEFAULTS, clientRedactor, createOpenAIClient } from '../llm/openai-client.js';
+import { linkSignal } from '../util/linked-signal.js';
 import { ToolbenchError } from '../util/errors.js';
 import { withoutCredentials } from '../util/redact.js';
 import type { JudgeFunctionSchema } from './evaluator-config.js';
@@ -72,12 +74,6 @@ export interface OpenAIJudgeOptions {
   readonly fetch?: typeof fetch;
 }
 
-const CONFIG_HINTS: Readonly<Record<number, string>> = {
-  401: 'check the API key',
-  403: 'the API key has no access to this model or endpoint',
-  404: 'check the base URL and the model name',
-};
-
 export function createOpenAIJudge(options: OpenAIJudgeOptions): JudgeTransport {
   if (options.pool.length === 0) throw new ToolbenchError('usage.invalid', 2, 'the judge has no endpoint');
   const clients = options.pool.map((entry) => ({
@@ -98,16 +94,11 @@ export function createOpenAIJudge(options: OpenAIJudgeOptions): JudgeTransport {
       const chosen = clients[next++ % clients.length]!;
       const body = judgeRequestBody(request);
       const headers = chosen.entry.organization ? { 'OpenAI-Organization': chosen.entry.organization } : undefined;
-      // The package leaves an abort listener on the signal it is given, one per request: it gets a
-      // signal of its own, linked to the caller's for the time of the request.
-      const own = new AbortController();
-      const forward = (): void => own.abort(signal?.reason);
-      if (signal?.aborted) forward();
-      signal?.addEventListener('abort', forward, { once: true });
+      const linked = linkSignal(signal); // the package leaves a listener per request on the signal it gets
       let response: unknown;
       try {
         response = await chosen.client.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, {
-          signal: own.signal,
+          signal: linked.signal,
           ...(headers ? { headers } : {}),
         });
       } catch (error) {
@@ -119,7 +110,7 @@ export function createOpenAIJudge(options: OpenAIJudgeOptions): JudgeTransport {
         if (hint !== undefined) throw new ToolbenchError('llm.config', 1, `the judge endpoint ${chosen.shownUrl} refused model ${request.model} with HTTP ${status} (${reason}): ${hint}`);
         throw new JudgeCallError(`the judge endpoint ${chosen.shownUrl} failed: ${reason}`);
       } finally {
-        signal?.removeEventListener('abort', forward);
+        linked.unlink();
       }
       return replyOf(response);
     },

@@ -6,6 +6,7 @@
  * the pool, and the caller still writes what was decided.
  */
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { linkSignal } from '../util/linked-signal.js';
 import { setMaxListeners } from 'node:events';
 import { resolve } from 'node:path';
 import { ToolbenchError } from '../util/errors.js';
@@ -121,11 +122,8 @@ export async function runJudgedRounds<V>(loop: JudgedRounds<V>): Promise<JudgedR
   let writing: Promise<void> = Promise.resolve();
   let writeError: unknown;
   // the first error that stops the run also stops the jobs in flight: no more paid calls
-  const stop = new AbortController();
+  const stop = linkSignal(loop.signal);
   setMaxListeners(loop.workers + 10, stop.signal); // one listener per request in flight
-  const forward = (): void => stop.abort(loop.signal.reason);
-  if (loop.signal.aborted) forward();
-  loop.signal.addEventListener('abort', forward, { once: true });
   let done = 0;
   const job = async (qid: string): Promise<void> => {
     const decided = loop.table.get(qid) ?? new Map<number, V>();
@@ -160,7 +158,7 @@ export async function runJudgedRounds<V>(loop: JudgedRounds<V>): Promise<JudgedR
   } catch (error) {
     stopped = error;
   } finally {
-    loop.signal.removeEventListener('abort', forward);
+    stop.unlink();
   }
   await writing;
   stopped ??= writeError;

@@ -10,7 +10,6 @@ import { ToolbenchError } from '../util/errors.js';
 import { mean, populationStd, type EvalSummary, type PassRateSummary, type PreferenceSummary, type Protocol } from './summary.js';
 
 /** ToolBench's `test_sets` order (spec tooleval.md §1); other sets follow, sorted. */
-export const CANONICAL_TEST_SETS: readonly string[] = TEST_SETS;
 
 const PROTOCOL_ORDER: readonly Protocol[] = ['toolbench', 'stable'];
 
@@ -80,8 +79,8 @@ export function formatRate(rate: number, std: number | undefined): string {
 
 export function orderTestSets(names: Iterable<string>): string[] {
   const unique = [...new Set(names)];
-  const canonical = CANONICAL_TEST_SETS.filter((name) => unique.includes(name));
-  const others = unique.filter((name) => !CANONICAL_TEST_SETS.includes(name)).sort();
+  const canonical = TEST_SETS.filter((name) => unique.includes(name));
+  const others = unique.filter((name) => !(TEST_SETS as readonly string[]).includes(name)).sort();
   return [...canonical, ...others];
 }
 

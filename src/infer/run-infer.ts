@@ -9,6 +9,7 @@
 import type { CompatFlag, SearchMethod, SearchOptions, SearchResult, SearchTask } from '../search/types.js';
 import { setMaxListeners } from 'node:events';
 import { ToolbenchError } from '../util/errors.js';
+import { withLinkedSignal } from '../util/linked-signal.js';
 import { raceAbort } from './abortable.js';
 import type { AnswerSink } from './answer-sink.js';
 import { queryEvent, type InferEvent, type RunCounts, type StopReason } from './infer-events.js';
@@ -50,7 +51,7 @@ export interface InferSummary extends RunCounts {
 export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunOptions): Promise<InferSummary> {
   const started = options.now();
   const controller = new AbortController();
-  // one listener per query in flight (withQuerySignal), not one per HTTP request
+  // one listener per query in flight (withLinkedSignal), not one per HTTP request
   setMaxListeners(Math.max(1, options.workers) + 10, controller.signal);
   // aborted once no query may start any more: workers waiting on the input stop waiting
   const starting = new AbortController();
@@ -135,7 +136,7 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
     try {
       opened = await job.open();
       stage = 'search';
-      const result = await withQuerySignal(controller.signal, (signal) => options.search(opened!.task, searchOptions(opened!, queryId, signal)));
+      const result = await withLinkedSignal(controller.signal, (signal) => options.search(opened!.task, searchOptions(opened!, queryId, signal)));
       // after an abort a tool call may have been cut short: a result that ends later is not trusted
       if (controller.signal.aborted) {
         unfinished++;
@@ -206,23 +207,6 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
     unfinished,
     ...(fatal === undefined ? {} : { fatal: fatal.error }),
   };
-}
-
-/**
- * Runs one query under a signal of its own that follows the run's. The openai package and the
- * tools add abort listeners per request; on one shared signal, with many workers, every add and
- * remove walks a list as long as the requests in flight.
- */
-async function withQuerySignal<T>(runSignal: AbortSignal, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const query = new AbortController();
-  const forward = (): void => query.abort(runSignal.reason);
-  if (runSignal.aborted) forward();
-  else runSignal.addEventListener('abort', forward, { once: true });
-  try {
-    return await task(query.signal);
-  } finally {
-    runSignal.removeEventListener('abort', forward);
-  }
 }
 
 /**

@@ -56,7 +56,7 @@ export const OPENAI_BACKBONE_DEFAULTS = Object.freeze({
 });
 
 /** Answers that retrying cannot fix: a wrong key (401), no access (403), a wrong model or URL (404). */
-const CONFIG_HINTS: Readonly<Record<number, string>> = {
+export const CONFIG_HINTS: Readonly<Record<number, string>> = {
   401: 'check the API key',
   403: 'the API key has no access to this model or endpoint',
   404: 'check the base URL and the model name',

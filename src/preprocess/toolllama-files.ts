@@ -4,9 +4,10 @@
  * sends a seeded share of them to an eval file instead (upstream's training script otherwise
  * splits 98/2 at random, unseeded).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ToolbenchError, usageError } from '../util/errors.js';
+import { listAnswerFiles } from '../util/answer-files.js';
+import { ToolbenchError } from '../util/errors.js';
 import { fileError, readJsonFile } from '../util/json-file.js';
 import { pyJsonParse } from '../util/pyjson-parse.js';
 import type { PyValue } from '../util/py-value.js';
@@ -36,7 +37,7 @@ export interface ToolllamaCounts {
 }
 
 export async function preprocessToolllama(options: ToolllamaOptions, report: (file: string, reason: string) => void): Promise<ToolllamaCounts> {
-  const names = answerFiles(options.answers, options.method);
+  const names = listAnswerFiles(options.answers, options.method);
   const outputs = createOutputSet();
   try {
     const train = arrayWriter(outputs.open(options.out));
@@ -193,18 +194,6 @@ function matchingBrace(text: string, start: number): number {
     else if (--depth === 0) return match.index;
   }
   return -1;
-}
-
-/** `*.json` names containing the method, in name order (upstream: filesystem order). */
-function answerFiles(dir: string, method: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((name) => name.endsWith('.json') && name.includes(method))
-      .sort();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw usageError(`--answers ${dir}: ${code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder' : (error as Error).message}`, { cause: error });
-  }
 }
 
 /**
