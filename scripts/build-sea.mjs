@@ -16,7 +16,9 @@ const executable = join(outDir, process.platform === 'win32' ? 'toolbench.exe' :
 
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
-await build({ ...COMMON, format: 'cjs', outfile: script, sourcemap: false });
+// the executable's program is not a file on disk, so there is no module URL (and no worker module
+// to start beside it: work meant for worker threads runs on the main thread)
+await build({ ...COMMON, format: 'cjs', outfile: script, sourcemap: false, define: { 'import.meta.url': 'undefined' } });
 
 const config = join(outDir, 'sea-config.json');
 writeFileSync(config, JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true }));

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { preprocessRetriever } from '../preprocess/retriever.js';
-import { preprocessToolllama } from '../preprocess/toolllama-files.js';
+import { defaultThreadCount, preprocessToolllama } from '../preprocess/toolllama-files.js';
 import { readTestIds } from '../registry/query-file.js';
 import { inputError, usageError } from '../util/errors.js';
 import { listenForInterrupt, type Interrupt } from './interrupt.js';
@@ -30,6 +30,7 @@ interface ToolllamaFlags {
   evalOut?: string;
   evalRatio: string;
   seed: string;
+  threads?: string;
   json?: boolean;
   color?: boolean;
 }
@@ -72,14 +73,16 @@ Examples:
     .option('--eval-out <file>', 'also write an eval file: a seeded share (--eval-ratio) of the instances goes there instead')
     .option('--eval-ratio <r>', 'share of instances for --eval-out (upstream\'s training script splits 2% when no eval file is given)', '0.02')
     .option('--seed <n>', 'seed of the eval split', '0')
+    .option('--threads <n>', `worker threads converting answer files (default: one per CPU, at most 8, here ${defaultThreadCount()}); 1 converts on the main thread`)
     .option('--json', 'print the counts as JSON')
     .addHelpText(
       'after',
       `
 One instance per assistant step of every valid answer (train_messages), with the ToolLLaMA system
 prompt and ReAct turns, each as upstream writes it (see docs/preprocess.md for what upstream drops).
-Files (*.json whose name contains --method) are read one at a time, in name order (upstream: in
-directory order). Ctrl-C writes nothing: outputs appear only when complete. Invalid answers (valid_data false), unreadable files
+Files (*.json whose name contains --method) are converted on worker threads and written in name
+order (upstream: directory order), so the output does not depend on --threads. Ctrl-C writes
+nothing: outputs appear only when complete. Invalid answers (valid_data false), unreadable files
 and files missing a field are reported and skipped (exit 3 when any was skipped).
 
 Examples:
@@ -130,11 +133,13 @@ async function toolllama(flags: ToolllamaFlags, io: CliIo, outcome: CommandOutco
   if (!(evalRatio >= 0 && evalRatio <= 1)) throw usageError(`--eval-ratio ${flags.evalRatio}: expected a number from 0 to 1`);
   const seed = Number(flags.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw usageError(`--seed ${flags.seed}: expected a non-negative integer`);
+  const threads = flags.threads === undefined ? undefined : Number(flags.threads);
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1)) throw usageError(`--threads ${flags.threads}: expected a whole number, 1 or more`);
   const progress = progressLine(io, flags.json, (read: number, total: number) => `answer files: ${read}/${total}`);
   const interrupt = listenForInterrupt(signals, reporter, 'no output is written');
   const counts = await finishing(interrupt, (signal) =>
     preprocessToolllama(
-      { answers: flags.answers, method: flags.method, out: flags.out, ...(flags.evalOut !== undefined ? { evalOut: flags.evalOut } : {}), evalRatio, seed, signal, onProgress: progress.update },
+      { answers: flags.answers, method: flags.method, out: flags.out, ...(flags.evalOut !== undefined ? { evalOut: flags.evalOut } : {}), evalRatio, seed, threads, signal, onProgress: progress.update },
       (file, reason) => {
         progress.clear();
         reporter.warn(`skipped: ${file}: ${reason}`);

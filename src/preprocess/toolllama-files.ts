@@ -1,20 +1,16 @@
 /**
- * Runs `preprocess toolllama` over a folder of answer files: reads one file at a time (a folder of
- * 126k trees is never held whole), streams the instances into the output array, and optionally
- * sends a seeded share of them to an eval file instead (upstream's training script otherwise
- * splits 98/2 at random, unseeded).
+ * Runs `preprocess toolllama` over a folder of answer files: converts them in batches on worker
+ * threads (or on this thread), and streams the instances into the output arrays in file-name
+ * order, so the output is the same whatever the thread count. Only the batches in flight are held,
+ * never the folder. A seeded share of the instances can go to an eval file instead (upstream's
+ * training script otherwise splits 98/2 at random, unseeded).
  */
-import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { listAnswerFiles } from '../util/answer-files.js';
-import { ToolbenchError } from '../util/errors.js';
-import { fileError, readJsonFile } from '../util/json-file.js';
-import { pyJsonParse } from '../util/pyjson-parse.js';
-import type { PyValue } from '../util/py-value.js';
-import { pyJsonDumps } from '../util/pyjson.js';
-import { seededUniform } from '../util/seeded-random.js';
+import { createThreadPool, workerModule } from '../util/thread-pool.js';
 import { breathe, createOutputSet, type OutputFile } from './output-files.js';
-import { sftInstances, type SftInstance } from './toolllama.js';
+import { convertBatch, type ConvertBatch, type ConvertedFile } from './toolllama-convert.js';
 
 export interface ToolllamaOptions {
   readonly answers: string;
@@ -24,6 +20,8 @@ export interface ToolllamaOptions {
   readonly evalOut?: string;
   readonly evalRatio: number;
   readonly seed: number;
+  /** Worker threads converting files; 0 or 1 converts on this thread. Default: one per CPU, at most 8. */
+  readonly threads?: number;
   readonly onProgress?: (filesRead: number, files: number) => void;
   readonly signal?: AbortSignal;
 }
@@ -36,41 +34,47 @@ export interface ToolllamaCounts {
   readonly eval_instances: number;
 }
 
+/** Files per task sent to a thread: enough to make messaging cheap, few enough to keep threads even. */
+const BATCH_FILES = 16;
+
+export function defaultThreadCount(): number {
+  return Math.min(8, availableParallelism());
+}
+
 export async function preprocessToolllama(options: ToolllamaOptions, report: (file: string, reason: string) => void): Promise<ToolllamaCounts> {
   const names = listAnswerFiles(options.answers, options.method);
+  const split = { seed: options.seed, ratio: options.evalOut === undefined ? 0 : options.evalRatio };
+  const batches: ConvertBatch[] = [];
+  for (let start = 0; start < names.length; start += BATCH_FILES) batches.push({ answers: options.answers, names: names.slice(start, start + BATCH_FILES), split });
+  const converter = createConverter(Math.min(options.threads ?? defaultThreadCount(), batches.length));
   const outputs = createOutputSet();
   try {
     const train = arrayWriter(outputs.open(options.out));
     const evaluation = options.evalOut === undefined ? undefined : arrayWriter(outputs.open(options.evalOut));
     const counts = { files: names.length, converted: 0, skipped: 0, instances: 0, eval_instances: 0 };
-    for (const [index, name] of names.entries()) {
-      if (index % 64 === 0) await breathe(); // lets Ctrl-C and the progress bar in
+    // a few batches per thread in flight keep the threads busy while this one writes
+    const inFlight: Promise<ConvertedFile[]>[] = [];
+    let next = 0;
+    let filesDone = 0;
+    while (next < batches.length || inFlight.length > 0) {
+      while (next < batches.length && inFlight.length < converter.depth) inFlight.push(converter.convert(batches[next++] as ConvertBatch));
+      const batch = batches[next - inFlight.length] as ConvertBatch;
+      const converted = await (inFlight.shift() as Promise<ConvertedFile[]>);
       options.signal?.throwIfAborted();
-      const file = join(options.answers, name);
-      let data;
-      try {
-        data = readAnswerGeneration(file);
-      } catch (error) {
-        if (!(error instanceof ToolbenchError)) throw error;
-        report(file, error.message.startsWith(`${file}: `) ? error.message.slice(file.length + 2) : error.message);
-        counts.skipped++;
-        continue;
-      }
-      const result = sftInstances(data);
-      if (!result.ok) {
-        report(file, result.reason);
-        counts.skipped++;
-      } else {
+      converted.forEach((file, position) => {
+        if ('skipped' in file) {
+          report(join(options.answers, batch.names[position] as string), file.skipped);
+          counts.skipped++;
+          return;
+        }
         counts.converted++;
-        train.nextAnswer();
-        evaluation?.nextAnswer();
-        result.instances.forEach((instance, position) => {
-          const toEval = evaluation !== undefined && seededUniform(options.seed, 'sft-eval', name, String(position)) < options.evalRatio;
-          (toEval ? evaluation : train).add(instance);
-          counts[toEval ? 'eval_instances' : 'instances']++;
-        });
-      }
-      options.onProgress?.(index + 1, names.length);
+        train.add(file.train, file.trainCount);
+        evaluation?.add(file.eval, file.evalCount);
+        counts.instances += file.trainCount;
+        counts.eval_instances += file.evalCount;
+      });
+      filesDone += batch.names.length;
+      options.onProgress?.(filesDone, names.length);
     }
     train.end();
     evaluation?.end();
@@ -79,154 +83,47 @@ export async function preprocessToolllama(options: ToolllamaOptions, report: (fi
   } catch (error) {
     outputs.discard();
     throw error;
+  } finally {
+    await converter.close();
   }
 }
 
-/**
- * The answer file as far as preprocessing reads it: `{answer_generation}`. The search tree that
- * precedes it is most of the file and often holds text (`"1.0"`) that sends the whole file to the
- * careful parser; when `answer_generation` is the last top-level key, as upstream writes it, only
- * its own text is parsed. Anything else falls back to reading the whole file.
- */
-function readAnswerGeneration(file: string): PyValue {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw fileError(file, error);
+interface Converter {
+  /** Batches to keep in flight. */
+  readonly depth: number;
+  convert(batch: ConvertBatch): Promise<ConvertedFile[]>;
+  close(): Promise<void>;
+}
+
+function createConverter(threads: number): Converter {
+  // the worker module is a file beside this one (or the bundle); a single executable has none
+  const entry = threads > 1 ? workerModule('toolllama-worker', import.meta.url) : undefined;
+  if (entry === undefined) {
+    return {
+      depth: 1,
+      // yielding between batches lets Ctrl-C and the progress bar in
+      convert: async (batch) => {
+        await breathe();
+        return convertBatch(batch);
+      },
+      close: async () => {},
+    };
   }
-  // only the text from the key on is decoded: the tree before it is most of the file
-  const at = bytes.lastIndexOf(ANSWER_GENERATION_KEY);
-  const before = at < 0 ? '' : bytes.toString('utf8', Math.max(0, at - 64), at);
-  const value = at < 0 ? undefined : lastTopLevelValue(before, bytes.toString('utf8', at));
-  if (value !== undefined) {
-    try {
-      return { answer_generation: parseAnswerGeneration(value) };
-    } catch {
-      // not what it looked like: the whole file is parsed below, which also reports errors well
-    }
-  }
-  return readJsonFile(file);
+  const pool = createThreadPool<ConvertBatch, ConvertedFile[]>(entry, threads);
+  return { depth: threads * 3, convert: (batch) => pool.run(batch), close: () => pool.close() };
 }
 
-const ANSWER_GENERATION_KEY = Buffer.from('"answer_generation"');
-
-/**
- * The text of the key's object value when it is the last key of the top-level object, else
- * undefined. `before` is what precedes the key, `text` starts with the key.
- */
-function lastTopLevelValue(before: string, text: string): string | undefined {
-  const preceding = before.trimEnd();
-  if (!preceding.endsWith(',') && !preceding.endsWith('{')) return undefined;
-  const keyLength = ANSWER_GENERATION_KEY.length;
-  const colon = /^[ \t\n\r]*:[ \t\n\r]*/.exec(text.slice(keyLength, keyLength + 64));
-  const start = keyLength + (colon?.[0].length ?? 0);
-  if (colon === null || text[start] !== '{') return undefined;
-  const end = matchingBrace(text, start);
-  if (end < 0 || !/^[ \t\n\r]*\}[ \t\n\r]*$/.test(text.slice(end + 1))) return undefined;
-  return text.slice(start, end + 1);
-}
-
-/**
- * Only the function list is printed as Python would (its repr goes into the system prompt), so
- * only it needs the careful parser, as long as every message field used is a string (which the
- * native parser keeps as it is). Anything else, or a function list found elsewhere than where
- * the native parse puts it, goes through the careful parser whole.
- */
-function parseAnswerGeneration(text: string): PyValue {
-  const generation = JSON.parse(text) as Record<string, PyValue>;
-  // an answer that is skipped (invalid, or without conversations) needs no careful reading
-  if (generation['valid_data'] === false || !Array.isArray(generation['train_messages'])) return generation;
-  const functions = functionListText(text);
-  if (functions === undefined || !messagesAreText(generation['train_messages']) || JSON.stringify(JSON.parse(functions)) !== JSON.stringify(generation['function'])) {
-    return pyJsonParse(text);
-  }
-  generation['function'] = pyJsonParse(functions);
-  return generation;
-}
-
-/** True when every message's role, content, call name and arguments are strings (or null). */
-function messagesAreText(conversations: PyValue | undefined): boolean {
-  if (!Array.isArray(conversations)) return false;
-  const text = (value: PyValue | undefined): boolean => value === undefined || value === null || typeof value === 'string';
-  return conversations.every(
-    (conversation) =>
-      Array.isArray(conversation) &&
-      conversation.every((message) => {
-        if (typeof message !== 'object' || message === null || Array.isArray(message)) return false;
-        const record = message as Record<string, PyValue>;
-        const call = record['function_call'] as Record<string, PyValue> | null | undefined;
-        return text(record['role']) && text(record['content']) && (call === undefined || call === null || (text(call['name']) && text(call['arguments'])));
-      }),
-  );
-}
-
-/** The text of the first `"function": [...]` (not inside a string), as upstream places it first. */
-function functionListText(text: string): string | undefined {
-  const key = '"function": [';
-  const at = text.indexOf(key);
-  if (at < 0 || text[at - 1] === '\\') return undefined;
-  const start = at + key.length - 1;
-  const end = matchingBrace(text, start);
-  return end < 0 ? undefined : text.slice(start, end + 1);
-}
-
-/** Index of the `}` closing the object that starts at `start`, skipping strings; -1 if none. */
-function matchingBrace(text: string, start: number): number {
-  let depth = 0;
-  const structural = /["{}\[\]]/g;
-  structural.lastIndex = start;
-  for (let match = structural.exec(text); match !== null; match = structural.exec(text)) {
-    const character = match[0];
-    if (character === '"') {
-      // jump to the closing quote: one not preceded by an odd number of backslashes
-      let index = match.index + 1;
-      for (;;) {
-        index = text.indexOf('"', index);
-        if (index < 0) return -1;
-        let backslashes = 0;
-        while (text[index - 1 - backslashes] === '\\') backslashes++;
-        if (backslashes % 2 === 0) break;
-        index++;
-      }
-      structural.lastIndex = index + 1;
-    } else if (character === '{' || character === '[') depth++;
-    else if (--depth === 0) return match.index;
-  }
-  return -1;
-}
-
-/**
- * Writes a JSON array as Python's `json.dump(indent=4, ensure_ascii=False)` would, item by item.
- * The instances of one answer repeat each other's turns (each adds a step), so a turn's quoted
- * text is remembered until the next answer instead of being escaped again for every instance.
- */
-function arrayWriter(output: OutputFile): { add(instance: SftInstance): void; end(): void; nextAnswer(): void } {
-  let count = 0;
-  const quoted = new Map<string, string>();
-  const quote = (value: PyValue): string => {
-    // anything but a string is laid out over lines, at the depth of a turn's value
-    if (typeof value !== 'string') return pyJsonDumps(value, { indent: 4, ensureAscii: false }).replaceAll('\n', `\n${' '.repeat(16)}`);
-    let text = quoted.get(value);
-    if (text === undefined) {
-      text = pyJsonDumps(value, { ensureAscii: false });
-      quoted.set(value, text);
-    }
-    return text;
-  };
+/** Writes the items of a JSON array laid out as `json.dump(indent=4)` does, as they come. */
+function arrayWriter(output: OutputFile): { add(items: string, count: number): void; end(): void } {
+  let total = 0;
   return {
-    add(instance) {
-      const turns = instance.conversations
-        .map((turn) => `\n            {\n                "from": ${quote(turn.from)},\n                "value": ${quote(turn.value)}\n            }`)
-        .join(',');
-      const conversations = turns === '' ? '[]' : `[${turns}\n        ]`;
-      output.write(`${count++ === 0 ? '[\n' : ',\n'}    {\n        "id": ${quote(instance.id)},\n        "conversations": ${conversations}\n    }`);
-    },
-    nextAnswer() {
-      quoted.clear();
+    add(items, count) {
+      if (count === 0) return;
+      output.write(`${total === 0 ? '[\n' : ',\n'}${items}`);
+      total += count;
     },
     end() {
-      output.write(count === 0 ? '[]' : '\n]');
+      output.write(total === 0 ? '[]' : '\n]');
     },
   };
 }
