@@ -54,8 +54,8 @@ export function registerInferCommand(program: Command, io: CliIo, outcome: Comma
     .option('--backbone <kind>', 'openai (chat API, functions or tools), toolllama (ToolLLaMA text format on a completions endpoint), replay (recorded answer files) (default openai)')
     .option('--model <name>', 'model name sent to the endpoint')
     .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL or OPENAI_API_BASE, else OpenAI); key from OPENAI_API_KEY')
-    .option('--model-path <dir>', 'local checkpoint (not available yet: serve it with vLLM and use --backbone toolllama)')
-    .option('--lora-path <dir>', 'LoRA adapter for --model-path (not available yet)')
+    .option('--model-path <dir>', 'a local checkpoint (Hugging Face folder or .gguf) run in-process on the model runner with the toolllama backbone')
+    .option('--lora-path <dir>', 'a PEFT LoRA adapter merged into --model-path at load')
     .option('--shape <shape>', 'message shape: functions (ToolBench) or tools (StableToolBench) (default tools for openai, functions for toolllama)')
     .option('--history <mode>', 'toolllama: how earlier turns are written: training, toolbench or stabletoolbench (default training)')
     .option('--truncate-prompt-tokens <n>', "toolllama: vLLM's truncate_prompt_tokens, the server keeps the prompt's last n tokens (default 7168, as StableToolBench; 0: not sent)")
@@ -202,6 +202,8 @@ function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: 
   const backbone: Backbone = createBackbone({
     kind: settings.backbone,
     model: settings.model,
+    ...(settings.modelPath !== undefined ? { modelPath: settings.modelPath } : {}),
+    ...(settings.loraPath !== undefined ? { loraPath: settings.loraPath } : {}),
     baseUrl: settings.baseUrl,
     apiKey: envConfig.keys.openai,
     shape: settings.shape,

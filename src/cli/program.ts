@@ -6,6 +6,7 @@ import type { CommandOutcome } from './outcome.js';
 import { registerCacheCommand } from './cache-command.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerInferCommand } from './infer-command.js';
+import { registerModelCommand } from './model-command.js';
 import { registerPreprocessCommand } from './preprocess-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerToolsCommand } from './tools-command.js';
@@ -47,5 +48,6 @@ Examples:
   registerPreprocessCommand(program, io, outcome);
   registerInferCommand(program, io, outcome);
   registerEvalCommand(program, io, outcome);
+  registerModelCommand(program, io, outcome);
   return program;
 }

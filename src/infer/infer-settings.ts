@@ -56,6 +56,9 @@ export interface InferSettings {
   readonly method: SearchMethod;
   readonly backbone: BackboneKind;
   readonly model?: string;
+  /** A checkpoint run in-process (toolllama backbone), with an optional LoRA adapter. */
+  readonly modelPath?: string;
+  readonly loraPath?: string;
   readonly baseUrl?: string;
   readonly shape: MessageShape;
   readonly history?: ToolLlamaHistory;
@@ -77,14 +80,12 @@ export interface InferSettings {
   readonly json: boolean;
 }
 
-const LOCAL_RUNNER_MISSING =
-  'the local runner is not available yet; serve the model with vLLM (vllm serve MODEL_DIR [--enable-lora --lora-modules NAME=LORA_DIR]) ' +
-  'and use --backbone toolllama --base-url http://localhost:8000/v1 --model NAME';
-
 export function resolveInferSettings(flags: InferFlags, env: Readonly<Record<string, string | undefined>>): InferSettings {
-  if (flags.modelPath !== undefined) throw usageError(`--model-path: ${LOCAL_RUNNER_MISSING}`);
-  if (flags.loraPath !== undefined) throw usageError(`--lora-path: ${LOCAL_RUNNER_MISSING}`);
-  const backbone = choice('--backbone', flags.backbone ?? INFER_DEFAULTS.backbone, BACKBONE_KINDS);
+  // a local checkpoint runs in-process behind the toolllama backbone
+  const backbone = choice('--backbone', flags.backbone ?? (flags.modelPath !== undefined ? 'toolllama' : INFER_DEFAULTS.backbone), BACKBONE_KINDS);
+  if (flags.modelPath !== undefined && backbone !== 'toolllama') throw usageError(`--model-path runs the checkpoint in-process with --backbone toolllama, not ${backbone}`);
+  if (flags.loraPath !== undefined && flags.modelPath === undefined) throw usageError('--lora-path is an adapter for --model-path DIR');
+  if (flags.modelPath !== undefined && flags.baseUrl !== undefined) throw usageError('--model-path runs the model in-process; --base-url is for a model served elsewhere: give one of them');
   const queries = flags.queries ?? [];
   if (backbone === 'replay' && queries.length > 0) throw usageError('--backbone replay reads the queries from the recorded answer files (--replay-from); leave out --queries');
   if (backbone !== 'replay' && queries.length === 0) throw usageError('--queries FILE is required (a query file, or - for standard input)');
@@ -100,6 +101,8 @@ export function resolveInferSettings(flags: InferFlags, env: Readonly<Record<str
     method: parseMethod(flags.method ?? INFER_DEFAULTS.method),
     backbone,
     model: flags.model,
+    modelPath: flags.modelPath,
+    loraPath: flags.loraPath,
     baseUrl: nonEmpty(flags.baseUrl) ?? nonEmpty(env.OPENAI_BASE_URL) ?? nonEmpty(env.OPENAI_API_BASE),
     shape: choice('--shape', flags.shape ?? (backbone === 'toolllama' ? 'functions' : 'tools'), MESSAGE_SHAPES),
     history: flags.history === undefined ? undefined : choice('--history', flags.history, TOOLLLAMA_HISTORIES),

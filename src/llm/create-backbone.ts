@@ -3,6 +3,8 @@
  * `openai` chat backbone or the `toolllama` text backbone, behind one rate limiter shared by every
  * query of the run. Keys come from the environment only; a local server needs none.
  */
+import { basename } from 'node:path';
+import { createLocalCompleter } from '../runner/local-completer.js';
 import { usageError } from '../util/errors.js';
 import type { Backbone, MessageShape } from './backbone.js';
 import { createOpenAIBackbone } from './openai-backbone.js';
@@ -17,6 +19,9 @@ export type BackboneKind = (typeof BACKBONE_KINDS)[number];
 export interface BackboneSettings {
   readonly kind: Exclude<BackboneKind, 'replay'>;
   readonly model: string | undefined;
+  /** toolllama: a checkpoint run in-process on the model runner instead of a server. */
+  readonly modelPath?: string;
+  readonly loraPath?: string;
   /** `--base-url`, else OPENAI_BASE_URL / OPENAI_API_BASE. */
   readonly baseUrl: string | undefined;
   /** OPENAI_API_KEY / OPENAI_KEY. */
@@ -40,7 +45,8 @@ export interface BackboneSettings {
 }
 
 export function createBackbone(settings: BackboneSettings): Backbone {
-  const model = settings.model;
+  // a local checkpoint is named after its folder unless --model says otherwise
+  const model = settings.model ?? (settings.modelPath !== undefined ? basename(settings.modelPath.replace(/[\\/]+$/, '')) : undefined);
   if (model === undefined || model === '') {
     const example = settings.kind === 'openai' ? 'gpt-4o-mini, or gpt-3.5-turbo-16k-0613 as ToolBench used' : 'ToolBench/ToolLLaMA-2-7b-v2, as the server names it';
     throw usageError(`--backbone ${settings.kind} needs --model (e.g. ${example})`);
@@ -56,6 +62,14 @@ export function createBackbone(settings: BackboneSettings): Backbone {
     ...(settings.maxTokens === undefined ? {} : { maxTokens: settings.maxTokens }),
     limiter,
   };
+  if (settings.kind === 'toolllama' && settings.modelPath !== undefined) {
+    return createToolLlamaBackbone({
+      ...common,
+      local: createLocalCompleter(settings.modelPath, { device: 'auto', ...(settings.loraPath !== undefined ? { loraPath: settings.loraPath } : {}) }),
+      ...(settings.history === undefined ? {} : { history: settings.history }),
+      ...(settings.truncatePromptTokens === undefined ? {} : { truncatePromptTokens: settings.truncatePromptTokens }),
+    });
+  }
   if (settings.kind === 'toolllama') {
     if (settings.baseUrl === undefined) {
       throw usageError(

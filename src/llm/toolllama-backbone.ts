@@ -21,12 +21,15 @@ import { pyStrip } from '../util/py-string.js';
 import { withoutCredentials } from '../util/redact.js';
 import { NO_USAGE, type Backbone, type ChatMessage, type Completion, type CompletionRequest, type MessageShape, type TokenUsage } from './backbone.js';
 import { BACKBONE_DEFAULTS, clientRedactor, createOpenAIClient } from './openai-client.js';
+import type { LocalCompleter } from '../runner/local-completer.js';
 import { reactParse } from './react-parser.js';
 import { buildToolLlamaPrompt, TOOLLLAMA_HISTORIES, type ToolLlamaHistory } from './toolllama-prompt.js';
 
 export interface ToolLlamaBackboneOptions {
   /** OpenAI-compatible base URL, e.g. `http://localhost:8000/v1`; shown (described, in errors) without its credentials. */
-  readonly baseUrl: string;
+  readonly baseUrl?: string;
+  /** A model run in-process instead of a server (exactly one of `baseUrl` and `local`). */
+  readonly local?: LocalCompleter;
   /** Never logged or recorded; local servers accept any (`EMPTY` is sent when absent). */
   readonly apiKey?: string;
   /** The served model name (`--model_path` upstream), e.g. `ToolBench/ToolLLaMA-2-7b-v2`. */
@@ -80,16 +83,19 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
     throw new RangeError(`toolllama: truncatePromptTokens must be an integer >= 0 (0: not sent), got ${truncatePromptTokens}`);
   }
   const apiKey = options.apiKey ?? '';
+  const local = options.local;
+  const baseUrl = options.baseUrl ?? '';
+  if ((local === undefined) === (options.baseUrl === undefined)) throw new RangeError('toolllama: give exactly one of baseUrl and local');
   const client = createOpenAIClient({
-    baseUrl: options.baseUrl,
+    baseUrl,
     apiKey,
     maxRetries: options.maxRetries ?? TOOLLLAMA_DEFAULTS.maxRetries,
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
   });
   // The URL as shown in describe() and in error texts (which end up in answer files and logs).
-  const shownUrl = withoutCredentials(options.baseUrl);
-  const redact = clientRedactor({ baseUrl: options.baseUrl, apiKey });
+  const shownUrl = local !== undefined ? local.modelPath : withoutCredentials(baseUrl);
+  const redact = clientRedactor({ baseUrl, apiKey });
 
   async function post(prompt: string, signal: AbortSignal | undefined): Promise<OpenAI.Completion> {
     const body: CompletionCreateParamsNonStreaming & { truncate_prompt_tokens?: number } = {
@@ -114,6 +120,7 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
     // built with plain roles and no function list, and the reply is returned as text.
     const isRank = request.purpose === 'rank';
     const prompt = buildToolLlamaPrompt(request.messages, isRank ? [] : request.functions, { history });
+    if (local !== undefined) return completeLocally(local, prompt, request.signal, isRank);
     let response: OpenAI.Completion;
     try {
       response = await post(prompt, signal);
@@ -133,21 +140,39 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
     if (choice === undefined || typeof choice.text !== 'string') return failure(`toolllama: the completion from ${shownUrl} has no text`);
     const usage = usageOf(response.usage);
     const cost = options.costOf?.(usage) ?? 0;
-    const text = generatedText(choice.text);
+    return reply(prompt, choice.text, usage, cost, isRank);
+  }
+
+  function reply(prompt: string, raw: string, usage: TokenUsage, cost: number, isRank: boolean): Completion {
+    const text = generatedText(raw);
     if (isRank) return { ok: true, message: { role: 'assistant', content: text }, usage, cost };
     const message =
       usage.totalTokens >= contextTokens ? overflowMessage(options.shape, text) : agentMessage(options.shape, text, callId(options.seed, prompt, text));
     return { ok: true, message, usage, cost };
   }
 
+  async function completeLocally(runner: LocalCompleter, prompt: string, signal: AbortSignal | undefined, isRank: boolean): Promise<Completion> {
+    let completion;
+    try {
+      completion = await runner.complete(prompt, { maxTokens, temperature, seed: options.seed ?? 0, stop: [EOS], truncatePromptTokens, ...(signal !== undefined ? { signal } : {}) });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (error instanceof ToolbenchError) throw error; // the model cannot load: every query would fail
+      return failure(`toolllama: the model at ${runner.modelPath} failed: ${(error as Error).message}`);
+    }
+    const usage = { promptTokens: completion.promptTokens, completionTokens: completion.completionTokens, totalTokens: completion.promptTokens + completion.completionTokens };
+    return reply(prompt, completion.text, usage, 0, isRank);
+  }
+
   return {
     kind: 'toolllama',
     shape: options.shape,
     complete,
+    ...(local !== undefined ? { close: () => local.close() } : {}),
     describe: () => ({
       backbone: 'toolllama',
       model: options.model,
-      base_url: shownUrl,
+      ...(local !== undefined ? { model_path: local.modelPath, ...(local.loraPath !== undefined ? { lora_path: local.loraPath } : {}) } : { base_url: shownUrl }),
       shape: options.shape,
       history,
       temperature,

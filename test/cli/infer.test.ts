@@ -168,7 +168,7 @@ describe('toolbench infer', () => {
     const queries = queryFile();
     const cases: [string[], RegExp, Record<string, string>?][] = [
       [['--out', '-', '--json', ...openaiArgs()], /--out - and --json/],
-      [['--out', 'x', '--model-path', 'ckpt'], /the local runner is not available yet/],
+      [['--out', 'x', '--model-path', 'ckpt'], /ckpt: no such model folder or file/],
       [['--out', 'x', '--model', 'gpt-4o-mini', '--env', 'local', '--tools', LOCAL_TOOLS], /OPENAI_API_KEY/],
       [['--out', 'x', '--env', 'local', '--tools', LOCAL_TOOLS, '--base-url', 'http://127.0.0.1:1/v1'], /needs --model/],
       [['--out', 'x', '--backbone', 'toolllama', '--model', 'm', '--env', 'local', '--tools', LOCAL_TOOLS], /needs --base-url/],

@@ -39,8 +39,9 @@ describe('infer settings', () => {
 
   test('bad usage is a usage error naming the flag', () => {
     const cases: [InferFlags, RegExp][] = [
-      [{ ...base, modelPath: 'ckpt' }, /--model-path: the local runner is not available yet; serve the model with vLLM.*--backbone toolllama --base-url/],
-      [{ ...base, loraPath: 'lora' }, /--lora-path: the local runner is not available yet/],
+      [{ ...base, modelPath: 'ckpt', backbone: 'openai' }, /--model-path runs the checkpoint in-process with --backbone toolllama, not openai/],
+      [{ ...base, loraPath: 'lora' }, /--lora-path is an adapter for --model-path DIR/],
+      [{ ...base, modelPath: 'ckpt', baseUrl: 'http://127.0.0.1:1/v1' }, /--model-path runs the model in-process; --base-url is for a model served elsewhere/],
       [{ out: 'answers' }, /--queries FILE is required/],
       [{ ...base, out: undefined }, /--out is required/],
       [{ ...base, out: '-', json: true }, /--out - and --json both write to standard output/],

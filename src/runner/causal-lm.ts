@@ -1,0 +1,131 @@
+/**
+ * A LLaMA-family decoder on onnxruntime: one `forward` over a batch of token rows with the KV
+ * cache of the previous call. Built from a Hugging Face checkpoint (or GGUF weights) by our graph
+ * builder, or an Optimum-exported model.onnx with the same I/O names.
+ */
+import type { Tensor } from 'onnxruntime-common';
+import { ToolbenchError } from '../util/errors.js';
+import { findCheckpoint, readModelConfig } from './checkpoint.js';
+import { buildLlamaGraph } from './llama-graph.js';
+import type { FloatType } from './onnx-graph.js';
+import type { LlamaConfig } from './model-config.js';
+import { readCheckpointTensors } from './safetensors.js';
+import { loadOrt, openSession, type Device, type OrtSession, type SessionSettings } from './session.js';
+import { safetensorsWeights, type WeightSource } from './weights.js';
+
+export interface CausalLmOptions extends SessionSettings {
+  readonly floatType?: FloatType;
+  /** Wraps the checkpoint's weights (LoRA merging). */
+  readonly adaptWeights?: (weights: WeightSource) => WeightSource;
+}
+
+/** The present.N.key|value tensors of the last call, fed back as past_key_values. */
+export type KvCache = ReadonlyMap<string, Tensor>;
+
+export interface ForwardInput {
+  /** [batch][sequence] token ids: the new tokens only when a cache is given. */
+  readonly ids: readonly (readonly number[])[];
+  /** [batch][past + sequence]: 1 for tokens, 0 for padding. */
+  readonly attentionMask: readonly (readonly number[])[];
+  /** [batch][sequence]. */
+  readonly positionIds: readonly (readonly number[])[];
+}
+
+export interface ForwardOutput {
+  /** [batch, sequence, vocab] row-major. */
+  readonly logits: Float32Array;
+  readonly sequence: number;
+  readonly cache: KvCache;
+}
+
+export interface LoadedWeights {
+  readonly config: LlamaConfig;
+  readonly weights: WeightSource;
+}
+
+export class CausalLm {
+  private constructor(
+    readonly config: LlamaConfig,
+    private readonly session: OrtSession,
+    readonly device: Device,
+    readonly fallbacks: readonly string[],
+    readonly floatType: FloatType,
+    /** Bytes of weights read per decoding step (for the bandwidth bound); 0 when unknown. */
+    readonly weightBytes: number,
+  ) {}
+
+  static async load(path: string, options: CausalLmOptions): Promise<CausalLm> {
+    const layout = findCheckpoint(path);
+    if (layout.format === 'onnx') {
+      const config = llamaConfigOf(readModelConfig(layout.configFile), layout.configFile);
+      const ort = await loadOrt();
+      const session = await ort.InferenceSession.create(layout.modelFile, { executionProviders: [options.device === 'auto' ? 'cpu' : options.device], graphOptimizationLevel: 'all' });
+      const pastType = session.inputMetadata.find((meta) => meta.name === 'past_key_values.0.key');
+      const floatType: FloatType = pastType?.isTensor === true && pastType.type === 'float16' ? 'float16' : 'float32';
+      return new CausalLm(config, session, options.device === 'auto' ? 'cpu' : (options.device as Device), [], floatType, 0);
+    }
+    if (layout.format === 'gguf') {
+      const { loadGgufLlamaWeights } = await import('./gguf-weights.js');
+      return CausalLm.fromWeights(loadGgufLlamaWeights(layout.file), options);
+    }
+    const config = llamaConfigOf(readModelConfig(layout.configFile), layout.configFile);
+    return CausalLm.fromWeights({ config, weights: safetensorsWeights(layout.dir, readCheckpointTensors(layout.dir)) }, options);
+  }
+
+  static async fromWeights(loaded: LoadedWeights, options: CausalLmOptions): Promise<CausalLm> {
+    const floatType = options.floatType ?? 'float32';
+    const weights = options.adaptWeights?.(loaded.weights) ?? loaded.weights;
+    const built = buildLlamaGraph(loaded.config, weights, { floatType });
+    const opened = await openSession(built, options);
+    return new CausalLm(loaded.config, opened.session, opened.device, opened.fallbacks, floatType, built.weightBytes);
+  }
+
+  /** An empty cache for `batch` rows (the first call). */
+  async emptyCache(batch: number): Promise<KvCache> {
+    const ort = await loadOrt();
+    const cache = new Map<string, Tensor>();
+    const dims = [batch, this.config.kvHeads, 0, this.config.headDim];
+    for (let layer = 0; layer < this.config.layers; layer++) {
+      for (const kind of ['key', 'value']) {
+        const tensor = this.floatType === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
+        cache.set(`past_key_values.${layer}.${kind}`, tensor);
+      }
+    }
+    return cache;
+  }
+
+  async forward(input: ForwardInput, cache: KvCache): Promise<ForwardOutput> {
+    const ort = await loadOrt();
+    const batch = input.ids.length;
+    const sequence = input.ids[0]?.length ?? 0;
+    const int64 = (rows: readonly (readonly number[])[]): Tensor => {
+      const width = rows[0]?.length ?? 0;
+      const data = new BigInt64Array(rows.length * width);
+      rows.forEach((row, index) => row.forEach((value, column) => (data[index * width + column] = BigInt(value))));
+      return new ort.Tensor('int64', data, [rows.length, width]);
+    };
+    const feeds: Record<string, Tensor> = {
+      input_ids: int64(input.ids),
+      attention_mask: int64(input.attentionMask),
+      position_ids: int64(input.positionIds),
+    };
+    for (const [name, tensor] of cache) feeds[name] = tensor;
+    const outputs = await this.session.run(feeds);
+    const next = new Map<string, Tensor>();
+    for (let layer = 0; layer < this.config.layers; layer++) {
+      for (const kind of ['key', 'value']) next.set(`past_key_values.${layer}.${kind}`, outputs[`present.${layer}.${kind}`] as Tensor);
+    }
+    const logits = outputs['logits'] as Tensor;
+    if (logits.dims[0] !== batch || logits.dims[1] !== sequence) throw new ToolbenchError('runner.failed', 1, `the model returned logits of shape [${logits.dims.join(', ')}] for ${batch}×${sequence} tokens`);
+    return { logits: logits.data as Float32Array, sequence, cache: next };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function llamaConfigOf(config: ReturnType<typeof readModelConfig>, file: string): LlamaConfig {
+  if (config.kind !== 'llama') throw new ToolbenchError('usage.invalid', 2, `${file}: a BERT encoder, not a decoder: use "toolbench model embed"`);
+  return config;
+}

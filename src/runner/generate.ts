@@ -1,0 +1,189 @@
+/**
+ * Text generation on a CausalLm: prompts are tokenised and left-padded into one batch, prefilled
+ * together, then decoded a token per step with the KV cache until each row meets an end token, a
+ * stop string or the token limit. Text is streamed as it becomes final: incomplete UTF-8 and text
+ * that may be the start of a stop string are held back.
+ */
+import { ToolbenchError } from '../util/errors.js';
+import type { CausalLm, KvCache } from './causal-lm.js';
+import { sampleToken, seededGenerator, type SamplingSettings } from './sampling.js';
+import type { TextTokenizer } from './tokenizer.js';
+
+export interface GenerateOptions extends SamplingSettings {
+  readonly maxNewTokens: number;
+  readonly seed: number;
+  /** Generation ends before the first of these; it is not part of the text. */
+  readonly stop: readonly string[];
+  readonly addSpecialTokens?: boolean;
+  /** Newly final text of a row, as it comes. */
+  readonly onText?: (row: number, text: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export type FinishReason = 'eos' | 'stop' | 'length';
+
+export interface Generation {
+  readonly text: string;
+  readonly tokens: readonly number[];
+  readonly promptTokens: number;
+  readonly finishReason: FinishReason;
+}
+
+export interface GenerationTiming {
+  /** The batched prompt pass (prefill), ms. */
+  readonly prefillMs: number;
+  /** From the start to the first new token of the batch, ms. */
+  readonly firstTokenMs: number;
+  /** Steps after the first token, and their time in ms. */
+  readonly decodeSteps: number;
+  readonly decodeMs: number;
+}
+
+export interface GenerateResult {
+  readonly generations: readonly Generation[];
+  readonly timing: GenerationTiming;
+}
+
+/** A prompt as text, or as token ids already (special tokens included). */
+export type Prompt = string | readonly number[];
+
+export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: readonly Prompt[], options: GenerateOptions): Promise<GenerateResult> {
+  const started = performance.now();
+  if (prompts.length === 0) throw new ToolbenchError('usage.invalid', 2, 'no prompt to generate from');
+  const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
+  const encoded = leftPadded(
+    prompts.map((prompt) => (typeof prompt === 'string' ? tokenizer.encode(prompt, { addSpecialTokens: options.addSpecialTokens ?? true }) : [...prompt])),
+    padId,
+  );
+  const longest = encoded.ids[0]?.length ?? 0;
+  if (encoded.attentionMask.some((row) => !row.includes(1))) throw new ToolbenchError('usage.invalid', 2, 'an empty prompt: it has no tokens to start from');
+  if (longest >= lm.config.maxPositions) {
+    throw new ToolbenchError('usage.invalid', 2, `a prompt of ${longest} tokens does not fit the model's context of ${lm.config.maxPositions} (max_position_embeddings)`);
+  }
+  // the context bounds the new tokens too
+  const maxNewTokens = Math.min(options.maxNewTokens, lm.config.maxPositions - longest);
+  const endIds = new Set([...lm.config.eosTokenIds, ...(tokenizer.eosId !== undefined ? [tokenizer.eosId] : [])]);
+  const random = seededGenerator(options.seed);
+  const rows = encoded.ids.map((_ids, row) => new RowState(row, tokenizer, options, (encoded.attentionMask[row] as number[]).reduce((sum, value) => sum + value, 0)));
+  let mask = encoded.attentionMask.map((row) => [...row]);
+  // HF's positions for left padding: count of real tokens before, padding at 1
+  let positions = mask.map((row) => {
+    let seen = -1;
+    return row.map((value) => (value === 1 ? ++seen : 1));
+  });
+  let cache: KvCache = await lm.emptyCache(prompts.length);
+  let ids: number[][] = encoded.ids.map((row) => [...row]);
+  let prefillMs = 0;
+  let firstTokenMs = 0;
+  let steps = 0;
+  let decodeStarted = 0;
+  while (maxNewTokens > 0) {
+    options.signal?.throwIfAborted();
+    const output = await lm.forward({ ids, attentionMask: mask, positionIds: positions }, cache);
+    cache = output.cache;
+    if (steps === 0) prefillMs = performance.now() - started;
+    const vocab = output.logits.length / (ids.length * output.sequence);
+    const next = rows.map((row, index) => {
+      if (row.finished) return padId;
+      const offset = (index * output.sequence + output.sequence - 1) * vocab;
+      const token = sampleToken(output.logits.subarray(offset, offset + vocab), options, random);
+      row.accept(token, endIds);
+      return token;
+    });
+    if (steps === 0) {
+      firstTokenMs = performance.now() - started;
+      decodeStarted = performance.now();
+    }
+    steps++;
+    if (rows.every((row) => row.finished)) break;
+    for (const row of rows) if (!row.finished && row.tokens.length >= maxNewTokens) row.finish('length');
+    if (rows.every((row) => row.finished)) break;
+    ids = next.map((token) => [token]);
+    positions = mask.map((row) => [row.reduce((sum, value) => sum + value, 0)]);
+    mask = mask.map((row) => [...row, 1]);
+  }
+  for (const row of rows) if (!row.finished) row.finish('length');
+  return {
+    generations: rows.map((row) => row.result()),
+    timing: { prefillMs, firstTokenMs, decodeSteps: Math.max(0, steps - 1), decodeMs: steps > 1 ? performance.now() - decodeStarted : 0 },
+  };
+}
+
+function leftPadded(rows: readonly number[][], padId: number): { ids: number[][]; attentionMask: number[][] } {
+  const width = Math.max(...rows.map((row) => row.length));
+  return {
+    ids: rows.map((row) => [...new Array<number>(width - row.length).fill(padId), ...row]),
+    attentionMask: rows.map((row) => [...new Array<number>(width - row.length).fill(0), ...row.map(() => 1)]),
+  };
+}
+
+/** One row's tokens and text: decoded as they come, cut at a stop string. */
+class RowState {
+  readonly tokens: number[] = [];
+  finished = false;
+  private reason: FinishReason = 'length';
+  private text = '';
+  private emitted = 0;
+  private readonly decoder;
+
+  constructor(
+    private readonly row: number,
+    tokenizer: TextTokenizer,
+    private readonly options: GenerateOptions,
+    private readonly promptTokens: number,
+  ) {
+    this.decoder = tokenizer.streamDecoder({ skipSpecialTokens: true });
+  }
+
+  accept(token: number, endIds: ReadonlySet<number>): void {
+    if (endIds.has(token)) {
+      this.finish('eos');
+      return;
+    }
+    this.tokens.push(token);
+    this.text += this.decoder.push(token);
+    this.settle(false);
+  }
+
+  finish(reason: FinishReason): void {
+    if (this.finished) return;
+    this.text += this.decoder.flush();
+    this.reason = reason;
+    this.settle(true);
+    this.finished = true;
+  }
+
+  result(): Generation {
+    return { text: this.text, tokens: this.tokens, promptTokens: this.promptTokens, finishReason: this.reason };
+  }
+
+  /** Cuts at the first stop string; emits what can no longer become one. */
+  private settle(final: boolean): void {
+    let safe = this.text.length;
+    for (const stop of this.options.stop) {
+      if (stop === '') continue;
+      const at = this.text.indexOf(stop);
+      if (at >= 0) {
+        this.text = this.text.slice(0, at);
+        this.reason = 'stop';
+        this.finished = true;
+        safe = Math.min(safe, at);
+      } else if (!final) {
+        safe = Math.min(safe, this.text.length - partialStopLength(this.text, stop));
+      }
+    }
+    if (this.finished && this.reason === 'stop') safe = this.text.length;
+    if (safe > this.emitted) {
+      this.options.onText?.(this.row, this.text.slice(this.emitted, safe));
+      this.emitted = safe;
+    }
+  }
+}
+
+/** The length of the longest end of `text` that begins `stop`. */
+function partialStopLength(text: string, stop: string): number {
+  for (let length = Math.min(stop.length - 1, text.length); length > 0; length--) {
+    if (text.endsWith(stop.slice(0, length))) return length;
+  }
+  return 0;
+}

@@ -1,0 +1,79 @@
+/**
+ * A text-completion endpoint in the process: the `toolllama` backbone's prompts run on the model
+ * runner instead of a vLLM server. The model loads on the first request; requests run one at a
+ * time (the runner batches within a request, not across them) in arrival order.
+ */
+import type { CausalLmOptions } from './causal-lm.js';
+import { findCheckpoint } from './checkpoint.js';
+import { generate } from './generate.js';
+import { loadLanguageModel, type LanguageModel } from './language-model.js';
+import { mergeLora, readLoraAdapter } from './lora.js';
+
+export interface LocalCompletionRequest {
+  readonly maxTokens: number;
+  readonly temperature: number;
+  readonly seed: number;
+  readonly stop: readonly string[];
+  /** Keep only the prompt's last N tokens (vLLM's truncate_prompt_tokens); 0 keeps all that fit the context. */
+  readonly truncatePromptTokens: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface LocalCompletion {
+  readonly text: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+export interface LocalCompleter {
+  readonly modelPath: string;
+  readonly loraPath?: string;
+  complete(prompt: string, request: LocalCompletionRequest): Promise<LocalCompletion>;
+  close(): Promise<void>;
+}
+
+export function createLocalCompleter(modelPath: string, options: CausalLmOptions & { readonly loraPath?: string }): LocalCompleter {
+  // a path or an adapter that cannot be used fails here, at start-up, rather than at the first request
+  findCheckpoint(modelPath);
+  const adapter = options.loraPath === undefined ? undefined : readLoraAdapter(options.loraPath);
+  let loading: Promise<LanguageModel> | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+  const load = (): Promise<LanguageModel> => {
+    loading ??= loadLanguageModel(modelPath, { ...options, ...(adapter !== undefined ? { adaptWeights: (weights) => mergeLora(weights, adapter) } : {}) });
+    return loading;
+  };
+  const run = async (prompt: string, request: LocalCompletionRequest): Promise<LocalCompletion> => {
+    const { lm, tokenizer } = await load();
+    request.signal?.throwIfAborted();
+    let ids = tokenizer.encode(prompt, { addSpecialTokens: true });
+    // the prompt's last tokens, and never more than the context holds with room for one new token:
+    // a prompt too long for the model is cut, as a server would, rather than failing the whole run
+    const room = lm.config.maxPositions - 1;
+    const keep = request.truncatePromptTokens > 0 ? Math.min(request.truncatePromptTokens, room) : room;
+    if (ids.length > keep) ids = ids.slice(ids.length - keep);
+    const result = await generate(lm, tokenizer, [ids], {
+      maxNewTokens: request.maxTokens,
+      temperature: request.temperature,
+      topP: 1,
+      seed: request.seed,
+      stop: request.stop,
+      ...(request.signal !== undefined ? { signal: request.signal } : {}),
+    });
+    const generation = result.generations[0];
+    return { text: generation?.text ?? '', promptTokens: ids.length, completionTokens: generation?.tokens.length ?? 0 };
+  };
+  return {
+    modelPath,
+    ...(options.loraPath !== undefined ? { loraPath: options.loraPath } : {}),
+    complete(prompt, request) {
+      const next = queue.then(() => run(prompt, request));
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    async close() {
+      if (loading === undefined) return;
+      const loaded = await loading.catch(() => undefined);
+      await loaded?.lm.release();
+    },
+  };
+}

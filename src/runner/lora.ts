@@ -1,0 +1,91 @@
+/**
+ * PEFT LoRA adapters (adapter_config.json + adapter_model.safetensors) merged into the base
+ * weights as they are read: W + scale * B @ A, with scale = lora_alpha / r (or / sqrt(r) with
+ * rsLoRA). Names follow PEFT: `base_model.model.<base name without .weight>.lora_A.weight`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ToolbenchError } from '../util/errors.js';
+import { readSafetensorsHeader, readTensorFloat32, type StoredTensor } from './safetensors.js';
+import type { WeightSource, WeightValues } from './weights.js';
+
+export interface LoraAdapter {
+  readonly dir: string;
+  readonly rank: number;
+  readonly scale: number;
+  /** Base weight name → its A ([r, in]) and B ([out, r]) tensors. */
+  readonly pairs: ReadonlyMap<string, { readonly a: StoredTensor; readonly b: StoredTensor }>;
+}
+
+export function readLoraAdapter(dir: string): LoraAdapter {
+  const configFile = join(dir, 'adapter_config.json');
+  const weightsFile = join(dir, 'adapter_model.safetensors');
+  if (!existsSync(configFile)) throw new ToolbenchError('usage.invalid', 2, `${dir}: not a PEFT adapter folder (adapter_config.json is missing)`);
+  if (!existsSync(weightsFile)) {
+    const pickled = existsSync(join(dir, 'adapter_model.bin')) ? ' (adapter_model.bin is a pickle, which is not read: save the adapter with safe_serialization=True)' : '';
+    throw new ToolbenchError('usage.invalid', 2, `${dir}: adapter_model.safetensors is missing${pickled}`);
+  }
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new ToolbenchError('model.invalid', 2, `${configFile}: not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (config['peft_type'] !== undefined && config['peft_type'] !== 'LORA') throw new ToolbenchError('model.unsupported', 2, `${configFile}: peft_type ${String(config['peft_type'])}: only LORA adapters are supported`);
+  const rank = config['r'];
+  const alpha = config['lora_alpha'] ?? rank;
+  if (typeof rank !== 'number' || !(rank > 0) || typeof alpha !== 'number') throw new ToolbenchError('model.invalid', 2, `${configFile}: expected numbers r and lora_alpha`);
+  if (config['fan_in_fan_out'] === true) throw new ToolbenchError('model.unsupported', 2, `${configFile}: fan_in_fan_out adapters (GPT-2 style Conv1D) are not supported`);
+  for (const key of ['rank_pattern', 'alpha_pattern']) {
+    const pattern = config[key];
+    if (pattern !== undefined && pattern !== null && (typeof pattern !== 'object' || Object.keys(pattern).length > 0)) {
+      throw new ToolbenchError('model.unsupported', 2, `${configFile}: ${key}: adapters with per-module ranks or alphas are not supported`);
+    }
+  }
+  const scale = config['use_rslora'] === true ? alpha / Math.sqrt(rank) : alpha / rank;
+  const tensors = readSafetensorsHeader(weightsFile);
+  const pairs = new Map<string, { a: StoredTensor; b: StoredTensor }>();
+  for (const [name, a] of tensors) {
+    const match = /^(?:base_model\.model\.)?(.+)\.lora_A(?:\.default)?\.weight$/.exec(name);
+    if (match === null) continue;
+    const b = tensors.get(name.replace('.lora_A', '.lora_B'));
+    if (b === undefined) throw new ToolbenchError('model.invalid', 2, `${weightsFile}: ${name} has no lora_B partner`);
+    pairs.set(`${match[1] as string}.weight`, { a, b });
+  }
+  if (pairs.size === 0) throw new ToolbenchError('model.invalid', 2, `${weightsFile}: no lora_A/lora_B weights found`);
+  return { dir, rank, scale, pairs };
+}
+
+/** The base weights with the adapter merged in; every adapted weight must exist in the base. */
+export function mergeLora(base: WeightSource, adapter: LoraAdapter): WeightSource {
+  for (const name of adapter.pairs.keys()) {
+    if (!base.has(name)) throw new ToolbenchError('model.invalid', 2, `${adapter.dir}: the adapter changes ${name}, which ${base.origin} does not have (an adapter for another model?)`);
+  }
+  return {
+    origin: `${base.origin} + ${adapter.dir}`,
+    has: (name) => base.has(name),
+    read(name): WeightValues {
+      const weight = base.read(name);
+      const pair = adapter.pairs.get(name);
+      if (pair === undefined) return weight;
+      const [out, inner] = weight.shape as [number, number];
+      const rank = pair.a.shape[0] as number;
+      if (rank !== adapter.rank || pair.a.shape[1] !== inner || pair.b.shape[0] !== out || pair.b.shape[1] !== rank) {
+        throw new ToolbenchError('model.invalid', 2, `${adapter.dir}: the adapter of ${name} has A [${pair.a.shape.join(', ')}] and B [${pair.b.shape.join(', ')}], the weight is [${out}, ${inner}] and r is ${adapter.rank}`);
+      }
+      const a = readTensorFloat32(pair.a);
+      const b = readTensorFloat32(pair.b);
+      const merged = Float32Array.from(weight.data);
+      for (let row = 0; row < out; row++) {
+        for (let k = 0; k < rank; k++) {
+          const factor = adapter.scale * (b[row * rank + k] as number);
+          if (factor === 0) continue;
+          const offset = row * inner;
+          const aOffset = k * inner;
+          for (let column = 0; column < inner; column++) merged[offset + column] = (merged[offset + column] as number) + factor * (a[aOffset + column] as number);
+        }
+      }
+      return { shape: weight.shape, data: merged };
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Sentence embeddings from a BERT checkpoint in the sentence-transformers layout (modules.json,
+ * 1_Pooling/config.json, sentence_bert_config.json), or a bare BertModel (mean pooling, L2
+ * normalised). Texts are embedded in batches, each padded to its longest text.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Tensor } from 'onnxruntime-common';
+import { ToolbenchError } from '../util/errors.js';
+import { buildBertGraph, type SentenceHead } from './bert-graph.js';
+import { findCheckpoint, readModelConfig } from './checkpoint.js';
+import type { BertConfig } from './model-config.js';
+import type { FloatType } from './onnx-graph.js';
+import { readCheckpointTensors } from './safetensors.js';
+import { loadOrt, openSession, type Device, type OrtSession, type SessionSettings } from './session.js';
+import { TextTokenizer } from './tokenizer.js';
+import { safetensorsWeights } from './weights.js';
+
+export interface SentenceEncoderOptions extends SessionSettings {
+  readonly floatType?: FloatType;
+}
+
+export class SentenceEncoder {
+  private constructor(
+    readonly config: BertConfig,
+    readonly head: SentenceHead,
+    readonly maxLength: number,
+    readonly tokenizer: TextTokenizer,
+    private readonly session: OrtSession,
+    readonly device: Device,
+    readonly fallbacks: readonly string[],
+  ) {}
+
+  static async load(dir: string, options: SentenceEncoderOptions): Promise<SentenceEncoder> {
+    const layout = findCheckpoint(dir);
+    if (layout.format !== 'safetensors') throw new ToolbenchError('usage.invalid', 2, `${dir}: embedding models are read from Hugging Face checkpoints (config.json and *.safetensors)`);
+    const config = readModelConfig(layout.configFile);
+    if (config.kind !== 'bert') throw new ToolbenchError('usage.invalid', 2, `${layout.configFile}: a decoder, not a BERT encoder: use "toolbench model generate"`);
+    const head = readSentenceHead(dir);
+    const maxLength = Math.min(readMaxSeqLength(dir) ?? config.maxPositions, config.maxPositions);
+    const built = buildBertGraph(config, safetensorsWeights(dir, readCheckpointTensors(dir)), head, options.floatType ?? 'float32');
+    const opened = await openSession(built, options);
+    return new SentenceEncoder(config, head, maxLength, TextTokenizer.fromDir(dir), opened.session, opened.device, opened.fallbacks);
+  }
+
+  /** One embedding per text, in order. */
+  async embed(texts: readonly string[], batchSize = 32): Promise<Float32Array[]> {
+    const ort = await loadOrt();
+    const embeddings: Float32Array[] = [];
+    for (let start = 0; start < texts.length; start += batchSize) {
+      const batch = this.tokenizer.encodeBatch(texts.slice(start, start + batchSize), { padding: 'right', maxLength: this.maxLength, truncation: 'right' });
+      const rows = batch.ids.length;
+      const width = batch.ids[0]?.length ?? 0;
+      const int64 = (values: readonly (readonly number[])[]): Tensor => new ort.Tensor('int64', BigInt64Array.from(values.flat(), (value) => BigInt(value)), [rows, width]);
+      const outputs = await this.session.run({
+        input_ids: int64(batch.ids),
+        attention_mask: int64(batch.attentionMask),
+        token_type_ids: int64(batch.ids.map((row) => row.map(() => 0))),
+      });
+      const data = (outputs['sentence_embedding'] as Tensor).data as Float32Array;
+      for (let row = 0; row < rows; row++) embeddings.push(data.slice(row * this.config.hiddenSize, (row + 1) * this.config.hiddenSize));
+    }
+    return embeddings;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** The pooling and normalisation sentence-transformers would apply (mean + L2 without its files). */
+export function readSentenceHead(dir: string): SentenceHead {
+  const modulesFile = join(dir, 'modules.json');
+  if (!existsSync(modulesFile)) return { pooling: 'mean', normalize: true };
+  const modules = readJson(modulesFile) as { type?: string; path?: string }[];
+  if (!Array.isArray(modules)) throw new ToolbenchError('model.invalid', 2, `${modulesFile}: expected a list of modules`);
+  const normalize = modules.some((module) => module.type?.endsWith('.Normalize') === true);
+  const pooling = modules.find((module) => module.type?.endsWith('.Pooling') === true);
+  if (pooling === undefined) return { pooling: 'mean', normalize };
+  const poolingFile = join(dir, pooling.path ?? '1_Pooling', 'config.json');
+  const settings = (existsSync(poolingFile) ? readJson(poolingFile) : {}) as Record<string, unknown>;
+  if (settings['pooling_mode_cls_token'] === true) return { pooling: 'cls', normalize };
+  if (settings['pooling_mode_mean_tokens'] === false) {
+    throw new ToolbenchError('model.unsupported', 2, `${poolingFile}: only mean and CLS pooling are supported`);
+  }
+  return { pooling: 'mean', normalize };
+}
+
+function readMaxSeqLength(dir: string): number | undefined {
+  const file = join(dir, 'sentence_bert_config.json');
+  if (!existsSync(file)) return undefined;
+  const value = (readJson(file) as { max_seq_length?: unknown }).max_seq_length;
+  return typeof value === 'number' ? value : undefined;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ToolbenchError('model.invalid', 2, `${file}: not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
