@@ -48,7 +48,7 @@ function addDeviceOptions(command: Command): Command {
     .option('--threads <n>', 'CPU threads per operator (onnxruntime default: one per core)');
 }
 
-export function registerModelCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
+export function registerModelCommand(program: Command, io: CliIo, _outcome: CommandOutcome): void {
   const model = program
     .command('model')
     .description('inspect and run a checkpoint with the model runner (Hugging Face safetensors, GGUF, Optimum model.onnx)')
@@ -115,7 +115,6 @@ Examples:
   $ toolbench model embed models/ToolBench_IR_bert_based_uncased --text-file queries.txt > embeddings.jsonl`,
     )
     .action(async (path: string, _flags: unknown, self: Command) => runEmbed(path, self.optsWithGlobals() as EmbedFlags, io));
-  void outcome;
 }
 
 function numberFlag(flag: string, text: string, check: (value: number) => boolean, expected: string): number {

@@ -64,8 +64,10 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
   const maxNewTokens = Math.min(options.maxNewTokens, lm.config.maxPositions - longest);
   const endIds = new Set([...lm.config.eosTokenIds, ...(tokenizer.eosId !== undefined ? [tokenizer.eosId] : [])]);
   const random = seededGenerator(options.seed);
-  const rows = encoded.ids.map((_ids, row) => new RowState(row, tokenizer, options, (encoded.attentionMask[row] as number[]).reduce((sum, value) => sum + value, 0)));
-  let mask = encoded.attentionMask.map((row) => [...row]);
+  const mask = encoded.attentionMask.map((row) => [...row]);
+  // real tokens per row so far: the position of each row's next token
+  const lengths = mask.map((row) => row.reduce((sum, value) => sum + value, 0));
+  const rows = lengths.map((promptTokens, row) => new RowState(row, tokenizer, options, promptTokens));
   // HF's positions for left padding: count of real tokens before, padding at 1
   let positions = mask.map((row) => {
     let seen = -1;
@@ -99,8 +101,11 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
     for (const row of rows) if (!row.finished && row.tokens.length >= maxNewTokens) row.finish('length');
     if (rows.every((row) => row.finished)) break;
     ids = next.map((token) => [token]);
-    positions = mask.map((row) => [row.reduce((sum, value) => sum + value, 0)]);
-    mask = mask.map((row) => [...row, 1]);
+    positions = lengths.map((length) => [length]);
+    lengths.forEach((length, row) => {
+      lengths[row] = length + 1;
+      mask[row]?.push(1);
+    });
   }
   for (const row of rows) if (!row.finished) row.finish('length');
   return {

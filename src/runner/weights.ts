@@ -19,25 +19,21 @@ export interface WeightSource {
 }
 
 export function safetensorsWeights(origin: string, tensors: ReadonlyMap<string, StoredTensor>): WeightSource {
-  return {
-    origin,
-    has: (name) => tensors.has(name),
-    read(name) {
-      const tensor = tensors.get(name);
-      if (tensor === undefined) throw missingWeight(origin, name);
-      return { shape: tensor.shape, data: readTensorFloat32(tensor) };
-    },
-  };
+  return lookupWeights(origin, tensors, (tensor) => ({ shape: tensor.shape, data: readTensorFloat32(tensor) }));
 }
 
 export function memoryWeights(origin: string, tensors: ReadonlyMap<string, WeightValues>): WeightSource {
+  return lookupWeights(origin, tensors, (tensor) => tensor);
+}
+
+function lookupWeights<T>(origin: string, tensors: ReadonlyMap<string, T>, values: (tensor: T) => WeightValues): WeightSource {
   return {
     origin,
     has: (name) => tensors.has(name),
     read(name) {
       const tensor = tensors.get(name);
       if (tensor === undefined) throw missingWeight(origin, name);
-      return tensor;
+      return values(tensor);
     },
   };
 }
