@@ -10,6 +10,7 @@ import { generate } from '../runner/generate.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../runner/session.js';
 import { SentenceEncoder } from '../runner/sentence-encoder.js';
 import { loadLanguageModel } from '../runner/language-model.js';
+import { DEFAULT_LLAMA_GRAPH, LLAMA_GRAPH_KINDS, type LlamaGraphKind } from '../runner/llama-graph.js';
 import { createReporter, type CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 
@@ -31,6 +32,7 @@ interface GenerateFlags extends DeviceFlags {
   stop?: string[];
   stream: boolean;
   rawPrompt?: boolean;
+  graph: LlamaGraphKind;
 }
 
 interface EmbedFlags extends DeviceFlags {
@@ -81,7 +83,12 @@ export function registerModelCommand(program: Command, io: CliIo, _outcome: Comm
       .option('--stop <text>', 'stop before this text (repeatable)', collect)
       .option('--raw-prompt', 'do not add the tokenizer\'s special tokens (BOS) to the prompt')
       .option('--no-stream', 'print the text when done instead of as it comes')
-      .option('--json', 'print the generations, token counts and timings as JSON'),
+      .option('--json', 'print the generations, token counts and timings as JSON')
+      .addOption(
+        new Option('--graph <graph>', 'the decoder graph built from the weights: fused (onnxruntime fused operators, GGUF quants on MatMulNBits) or unfused (standard operators only, the reference)')
+          .choices([...LLAMA_GRAPH_KINDS])
+          .default(DEFAULT_LLAMA_GRAPH),
+      ),
   )
     .addHelpText(
       'after',
@@ -154,7 +161,7 @@ async function runGenerate(path: string, flags: GenerateFlags, io: CliIo): Promi
     stop: flags.stop ?? [],
   };
   const loadStarted = performance.now();
-  const { lm, tokenizer } = await loadLanguageModel(path, runtimeSettings(flags));
+  const { lm, tokenizer } = await loadLanguageModel(path, { ...runtimeSettings(flags), graph: flags.graph });
   const loadMs = performance.now() - loadStarted;
   for (const fallback of lm.fallbacks) reporter.warn(`device ${fallback}`);
   reporter.info(`model loaded in ${(loadMs / 1000).toFixed(1)} s on ${lm.device} (${lm.floatType})`);

@@ -4,11 +4,13 @@ import packageJson from '../../package.json' with { type: 'json' };
 import type { CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { registerCacheCommand } from './cache-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerInferCommand } from './infer-command.js';
 import { registerModelCommand } from './model-command.js';
 import { registerPreprocessCommand } from './preprocess-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerSetupCommand } from './setup-command.js';
 import { registerToolsCommand } from './tools-command.js';
 
 const VERSION: string = packageJson.version;
@@ -49,5 +51,7 @@ Examples:
   registerInferCommand(program, io, outcome);
   registerEvalCommand(program, io, outcome);
   registerModelCommand(program, io, outcome);
+  registerSetupCommand(program, io);
+  registerDoctorCommand(program, io);
   return program;
 }

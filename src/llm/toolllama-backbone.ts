@@ -41,7 +41,11 @@ export interface ToolLlamaBackboneOptions {
   readonly seed?: number;
   /** Default 1024. */
   readonly maxTokens?: number;
-  /** `usage.total_tokens` at or above this triggers the overflow give-up (prompts.md §1.13); default 8192. */
+  /**
+   * `usage.total_tokens` at or above this triggers the overflow give-up (prompts.md §1.13); default
+   * 8192 for a server (vLLM's max_model_len for ToolLLaMA-2-7b-v2), the model's own context
+   * (max_position_embeddings) when it runs in-process.
+   */
   readonly contextTokens?: number;
   /**
    * Sent as vLLM's `truncate_prompt_tokens`: the server keeps the prompt's last N tokens instead of
@@ -77,7 +81,6 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
   if (!TOOLLLAMA_HISTORIES.includes(history)) throw new RangeError(`toolllama: unknown history mode "${String(history)}"`);
   const temperature = options.temperature ?? TOOLLLAMA_DEFAULTS.temperature;
   const maxTokens = options.maxTokens ?? TOOLLLAMA_DEFAULTS.maxTokens;
-  const contextTokens = options.contextTokens ?? TOOLLLAMA_DEFAULTS.contextTokens;
   const truncatePromptTokens = options.truncatePromptTokens ?? TOOLLLAMA_DEFAULTS.truncatePromptTokens;
   if (!Number.isInteger(truncatePromptTokens) || truncatePromptTokens < 0) {
     throw new RangeError(`toolllama: truncatePromptTokens must be an integer >= 0 (0: not sent), got ${truncatePromptTokens}`);
@@ -140,10 +143,10 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
     if (choice === undefined || typeof choice.text !== 'string') return failure(`toolllama: the completion from ${shownUrl} has no text`);
     const usage = usageOf(response.usage);
     const cost = options.costOf?.(usage) ?? 0;
-    return reply(prompt, choice.text, usage, cost, isRank);
+    return reply(prompt, choice.text, usage, cost, isRank, options.contextTokens ?? TOOLLLAMA_DEFAULTS.contextTokens);
   }
 
-  function reply(prompt: string, raw: string, usage: TokenUsage, cost: number, isRank: boolean): Completion {
+  function reply(prompt: string, raw: string, usage: TokenUsage, cost: number, isRank: boolean, contextTokens: number): Completion {
     const text = generatedText(raw);
     if (isRank) return { ok: true, message: { role: 'assistant', content: text }, usage, cost };
     const message =
@@ -161,7 +164,8 @@ export function createToolLlamaBackbone(options: ToolLlamaBackboneOptions): Back
       return failure(`toolllama: the model at ${runner.modelPath} failed: ${(error as Error).message}`);
     }
     const usage = { promptTokens: completion.promptTokens, completionTokens: completion.completionTokens, totalTokens: completion.promptTokens + completion.completionTokens };
-    return reply(prompt, completion.text, usage, 0, isRank);
+    // the context that fills up is the model's own, not the 8192 of the server upstream talks to
+    return reply(prompt, completion.text, usage, 0, isRank, options.contextTokens ?? completion.contextTokens);
   }
 
   return {

@@ -6,7 +6,8 @@
 import type { Tensor } from 'onnxruntime-common';
 import { ToolbenchError } from '../util/errors.js';
 import { findCheckpoint, readModelConfig } from './checkpoint.js';
-import { buildLlamaGraph } from './llama-graph.js';
+import { halfToFloat32 } from './float16.js';
+import { buildLlamaGraph, type LlamaGraphKind } from './llama-graph.js';
 import type { FloatType } from './onnx-graph.js';
 import type { LlamaConfig } from './model-config.js';
 import { readCheckpointTensors } from './safetensors.js';
@@ -15,6 +16,8 @@ import { safetensorsWeights, type WeightSource } from './weights.js';
 
 export interface CausalLmOptions extends SessionSettings {
   readonly floatType?: FloatType;
+  /** The graph built from weights (llama-graph.ts); not used for an Optimum model.onnx. */
+  readonly graph?: LlamaGraphKind;
   /** Wraps the checkpoint's weights (LoRA merging). */
   readonly adaptWeights?: (weights: WeightSource) => WeightSource;
 }
@@ -52,17 +55,22 @@ export class CausalLm {
     readonly floatType: FloatType,
     /** Bytes of weights read per decoding step (for the bandwidth bound); 0 when unknown. */
     readonly weightBytes: number,
+    /** Some Optimum exports compute positions from the attention mask and take none. */
+    private readonly takesPositionIds = true,
   ) {}
 
   static async load(path: string, options: CausalLmOptions): Promise<CausalLm> {
     const layout = findCheckpoint(path);
     if (layout.format === 'onnx') {
       const config = llamaConfigOf(readModelConfig(layout.configFile), layout.configFile);
-      const ort = await loadOrt();
-      const session = await ort.InferenceSession.create(layout.modelFile, { executionProviders: [options.device === 'auto' ? 'cpu' : options.device], graphOptimizationLevel: 'all' });
-      const pastType = session.inputMetadata.find((meta) => meta.name === 'past_key_values.0.key');
+      const opened = await openSession(layout.modelFile, options);
+      const inputs = new Set(opened.session.inputNames);
+      for (const name of ['input_ids', 'attention_mask', 'past_key_values.0.key']) {
+        if (!inputs.has(name)) throw new ToolbenchError('model.unsupported', 2, `${layout.modelFile}: no input "${name}": export the decoder with its KV cache (optimum-cli export onnx --task text-generation-with-past)`);
+      }
+      const pastType = opened.session.inputMetadata.find((meta) => meta.name === 'past_key_values.0.key');
       const floatType: FloatType = pastType?.isTensor === true && pastType.type === 'float16' ? 'float16' : 'float32';
-      return new CausalLm(config, session, options.device === 'auto' ? 'cpu' : (options.device as Device), [], floatType, 0);
+      return new CausalLm(config, opened.session, opened.device, opened.fallbacks, floatType, 0, inputs.has('position_ids'));
     }
     if (layout.format === 'gguf') {
       const { loadGgufLlamaWeights } = await import('./gguf-weights.js');
@@ -75,7 +83,7 @@ export class CausalLm {
   static async fromWeights(loaded: LoadedWeights, options: CausalLmOptions): Promise<CausalLm> {
     const floatType = options.floatType ?? 'float32';
     const weights = options.adaptWeights?.(loaded.weights) ?? loaded.weights;
-    const built = buildLlamaGraph(loaded.config, weights, { floatType });
+    const built = buildLlamaGraph(loaded.config, weights, { floatType, ...(options.graph !== undefined ? { graph: options.graph } : {}) });
     const opened = await openSession(built, options);
     return new CausalLm(loaded.config, opened.session, opened.device, opened.fallbacks, floatType, built.weightBytes);
   }
@@ -107,8 +115,8 @@ export class CausalLm {
     const feeds: Record<string, Tensor> = {
       input_ids: int64(input.ids),
       attention_mask: int64(input.attentionMask),
-      position_ids: int64(input.positionIds),
     };
+    if (this.takesPositionIds) feeds['position_ids'] = int64(input.positionIds);
     for (const [name, tensor] of cache) feeds[name] = tensor;
     const outputs = await this.session.run(feeds);
     const next = new Map<string, Tensor>();
@@ -117,7 +125,9 @@ export class CausalLm {
     }
     const logits = outputs['logits'] as Tensor;
     if (logits.dims[0] !== batch || logits.dims[1] !== sequence) throw new ToolbenchError('runner.failed', 1, `the model returned logits of shape [${logits.dims.join(', ')}] for ${batch}×${sequence} tokens`);
-    return { logits: logits.data as Float32Array, sequence, cache: next };
+    // our graphs cast logits to float32; an Optimum fp16 export may not
+    const values = logits.type === 'float16' ? halfToFloat32(logits.data as Uint16Array) : (logits.data as Float32Array);
+    return { logits: values, sequence, cache: next };
   }
 
   async release(): Promise<void> {

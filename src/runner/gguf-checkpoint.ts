@@ -1,8 +1,10 @@
 /**
  * A LLaMA-family GGUF checkpoint (general.architecture "llama": LLaMA 1/2, Mistral, SmolLM,
- * TinyLlama ...) as a Hugging Face one: a `LlamaConfig`-style config, float32 tensors under
- * transformers' names and shapes, and tokenizer files. The graph builder consumes this exactly
- * as it consumes a safetensors checkpoint.
+ * TinyLlama ...) as a Hugging Face one: a `LlamaConfig`-style config, tensors under transformers'
+ * names and shapes, and tokenizer files. The graph builder consumes this exactly as it consumes a
+ * safetensors checkpoint. Tensors are read from the file when asked for, as float32 or, for a
+ * 2-D block-quantised one, repacked for MatMulNBits (matmul-nbits.ts), so that a graph built on
+ * the packed weights never holds a float32 copy.
  *
  * Two conversions undo what llama.cpp's `convert_hf_to_gguf.py` (`LlamaModel`) did:
  * - shapes: ggml lists dimensions innermost first, so a HF [out, in] weight is stored [in, out];
@@ -14,6 +16,8 @@ import { ToolbenchError } from '../util/errors.js';
 import { ggufError, ggufValue, readGguf, readGgufTensorBytes, type GgufFile, type GgufTensorInfo } from './gguf.js';
 import { canDequantize, dequantize, DEQUANTIZABLE_TYPE_NAMES } from './gguf-dequant.js';
 import { buildGgufTokenizer, type GgufTokenizer } from './gguf-tokenizer.js';
+import { canRepackForMatMulNBits, repackForMatMulNBits, reorderQuantizedRows } from './matmul-nbits.js';
+import type { QuantizedWeight } from './weights.js';
 
 export interface HfTensor {
   readonly shape: number[];
@@ -133,20 +137,27 @@ export function hfTensorName(name: string): string | undefined {
   return inner === undefined ? undefined : `model.layers.${match?.[1]}.${inner}`;
 }
 
-/** Undoes llama.cpp's q/k row permutation: `rows` of `columns` values, in heads of `rows / heads`. */
-export function unpermuteRows(data: Float32Array, heads: number, columns: number): Float32Array {
-  const rows = data.length / columns;
+/**
+ * Where each HF row of a q/k projection is stored: `rows` in heads of `rows / heads`, GGUF row
+ * h*hd + 2j + t holding HF row h*hd + t*hd/2 + j. Result[hfRow] = ggufRow.
+ */
+export function llamaCppRowOrder(rows: number, heads: number): Uint32Array {
   const headDim = rows / heads;
   const half = headDim / 2;
-  const out = new Float32Array(data.length);
+  const order = new Uint32Array(rows);
   for (let head = 0; head < heads; head++) {
     for (let j = 0; j < half; j++) {
-      for (let t = 0; t < 2; t++) {
-        const from = (head * headDim + 2 * j + t) * columns;
-        out.set(data.subarray(from, from + columns), (head * headDim + t * half + j) * columns);
-      }
+      for (let t = 0; t < 2; t++) order[head * headDim + t * half + j] = head * headDim + 2 * j + t;
     }
   }
+  return order;
+}
+
+/** Undoes llama.cpp's q/k row permutation: `rows` of `columns` values, in heads of `rows / heads`. */
+export function unpermuteRows(data: Float32Array, heads: number, columns: number): Float32Array {
+  const order = llamaCppRowOrder(data.length / columns, heads);
+  const out = new Float32Array(data.length);
+  order.forEach((from, row) => out.set(data.subarray(from * columns, (from + 1) * columns), row * columns));
   return out;
 }
 
@@ -173,19 +184,37 @@ function expectedShapes(config: Record<string, unknown>): (suffix: string) => nu
   return (name) => shapes[name.split('.').slice(-2).join('.')];
 }
 
+/** A tensor of an opened checkpoint: its HF shape and where its bytes are, read on demand. */
+export interface GgufLlamaTensor {
+  readonly shape: readonly number[];
+  readonly stored: GgufTensorInfo;
+  /** For q_proj and k_proj: the heads whose rows llama.cpp interleaved (`llamaCppRowOrder`). */
+  readonly interleavedHeads?: number;
+}
+
+export interface GgufLlamaFile {
+  readonly gguf: GgufFile;
+  readonly config: Record<string, unknown>;
+  readonly tokenizer: GgufTokenizer;
+  /** By transformers name. */
+  readonly tensors: ReadonlyMap<string, GgufLlamaTensor>;
+}
+
 /**
- * Reads a LLaMA-family GGUF file into a Hugging Face-style checkpoint, dequantising every tensor
- * to float32 (one tensor's bytes in memory at a time besides the results). Throws a
- * ToolbenchError naming the file for another architecture, a tensor type it cannot dequantise,
- * a missing or misshapen tensor, or unsupported RoPE variants.
+ * Opens a LLaMA-family GGUF file as a Hugging Face-style checkpoint: config, tokenizer, and every
+ * tensor checked (name, type, shape) but not read. Throws a ToolbenchError naming the file for
+ * another architecture, a tensor type it cannot dequantise, a missing or misshapen tensor, or
+ * unsupported RoPE variants.
  */
-export function loadGgufLlama(file: string): GgufLlamaCheckpoint {
+export function openGgufLlama(file: string): GgufLlamaFile {
   const gguf = readGguf(file);
   const config = ggufLlamaConfig(gguf);
   const tokenizer = buildGgufTokenizer(gguf);
   const layers = config.num_hidden_layers as number;
   const shapeOf = expectedShapes(config);
-  const plan: [GgufTensorInfo, string][] = [];
+  const heads = config.num_attention_heads as number;
+  const kvHeads = config.num_key_value_heads as number;
+  const tensors = new Map<string, GgufLlamaTensor>();
   for (const tensor of gguf.tensors.values()) {
     const name = hfTensorName(tensor.name);
     const layer = /^blk\.(\d+)\./.exec(tensor.name)?.[1];
@@ -197,22 +226,42 @@ export function loadGgufLlama(file: string): GgufLlamaCheckpoint {
     if (expected !== undefined && shape.join() !== expected.join()) {
       throw ggufError(file, `tensor ${tensor.name} has shape [${shape.join(', ')}] (as ${name}), expected [${expected.join(', ')}] from the metadata`);
     }
-    plan.push([tensor, name]);
+    const interleavedHeads = name.includes('.q_proj.') ? heads : name.includes('.k_proj.') ? kvHeads : undefined;
+    tensors.set(name, { shape, stored: tensor, ...(interleavedHeads === undefined ? {} : { interleavedHeads }) });
   }
   const required = ['token_embd.weight', 'output_norm.weight'];
   for (let layer = 0; layer < layers; layer++) for (const suffix of REQUIRED_LAYER_TENSORS) required.push(`blk.${layer}.${suffix}`);
   for (const name of required) if (!gguf.tensors.has(name)) throw ggufError(file, `tensor ${name} is missing`);
+  return { gguf, config, tokenizer, tensors };
+}
 
-  const heads = config.num_attention_heads as number;
-  const kvHeads = config.num_key_value_heads as number;
+/** A tensor's values as float32 in HF row order (dequantised from the file on each call). */
+export function readGgufLlamaTensor(model: GgufLlamaFile, tensor: GgufLlamaTensor): Float32Array {
+  const { stored, shape, interleavedHeads } = tensor;
+  const data = dequantize(stored.type, readGgufTensorBytes(model.gguf, stored), stored.elementCount);
+  return interleavedHeads === undefined ? data : unpermuteRows(data, interleavedHeads, shape[1] ?? 1); // a bias has one value a row
+}
+
+/**
+ * A 2-D tensor in MatMulNBits form in HF row order (repacked from the file on each call), or
+ * undefined when its type does not repack exactly (matmul-nbits.ts).
+ */
+export function readGgufLlamaQuantized(model: GgufLlamaFile, tensor: GgufLlamaTensor): QuantizedWeight | undefined {
+  const { stored, shape, interleavedHeads } = tensor;
+  if (shape.length !== 2 || !canRepackForMatMulNBits(stored.type)) return undefined;
+  const [rows, columns] = shape as [number, number];
+  const weight = repackForMatMulNBits(stored.type, readGgufTensorBytes(model.gguf, stored), rows, columns);
+  return weight === undefined || interleavedHeads === undefined ? weight : reorderQuantizedRows(weight, llamaCppRowOrder(rows, interleavedHeads));
+}
+
+/**
+ * Reads a LLaMA-family GGUF file into a Hugging Face-style checkpoint, dequantising every tensor
+ * to float32 (one tensor's bytes in memory at a time besides the results). Throws as
+ * `openGgufLlama` does.
+ */
+export function loadGgufLlama(file: string): GgufLlamaCheckpoint {
+  const model = openGgufLlama(file);
   const tensors = new Map<string, HfTensor>();
-  for (const [tensor, name] of plan) {
-    let data = dequantize(tensor.type, readGgufTensorBytes(gguf, tensor), tensor.elementCount);
-    const shape = [...tensor.dims].reverse();
-    const columns = shape.length === 2 ? (shape[1] as number) : 1;
-    if (name.includes('.q_proj.')) data = unpermuteRows(data, heads, columns);
-    else if (name.includes('.k_proj.')) data = unpermuteRows(data, kvHeads, columns);
-    tensors.set(name, { shape, data });
-  }
-  return { config, tensors, tokenizer };
+  for (const [name, tensor] of model.tensors) tensors.set(name, { shape: [...tensor.shape], data: readGgufLlamaTensor(model, tensor) });
+  return { config: model.config, tensors, tokenizer: model.tokenizer };
 }

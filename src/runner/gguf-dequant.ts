@@ -15,7 +15,7 @@ type Dequantizer = (bytes: Uint8Array, out: Float32Array) => void;
 let halfTable: Float32Array | undefined;
 
 /** float16 bits -> float32, all 65,536 of them (256 KiB, built on first use). */
-function halfLookup(): Float32Array {
+export function halfLookup(): Float32Array {
   if (halfTable === undefined) {
     halfTable = new Float32Array(65536);
     for (let bits = 0; bits < 65536; bits++) halfTable[bits] = halfToNumber(bits);
@@ -114,7 +114,7 @@ function q8_0(bytes: Uint8Array, out: Float32Array): void {
  * at `at` (ggml `get_scale_min_k4`): j < 4 in the low 6 bits of bytes j and j + 4; j >= 4 in
  * the nibbles of byte j + 4, with the top 2 bits in the spare bits of bytes j - 4 and j.
  */
-function scaleMin(bytes: Uint8Array, at: number, j: number): [number, number] {
+export function scaleMin(bytes: Uint8Array, at: number, j: number): [number, number] {
   if (j < 4) return [(bytes[at + j] as number) & 63, (bytes[at + j + 4] as number) & 63];
   const packed = bytes[at + j + 4] as number;
   return [(packed & 15) | (((bytes[at + j - 4] as number) >> 6) << 4), (packed >> 4) | (((bytes[at + j] as number) >> 6) << 4)];

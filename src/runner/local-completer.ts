@@ -1,7 +1,8 @@
 /**
  * A text-completion endpoint in the process: the `toolllama` backbone's prompts run on the model
  * runner instead of a vLLM server. The model loads on the first request; requests run one at a
- * time (the runner batches within a request, not across them) in arrival order.
+ * time (the runner batches within a request, not across them) in arrival order. `close` waits for
+ * the requests made before it, then releases the model; later requests are refused.
  */
 import type { CausalLmOptions } from './causal-lm.js';
 import { findCheckpoint } from './checkpoint.js';
@@ -23,6 +24,8 @@ export interface LocalCompletion {
   readonly text: string;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  /** The model's context (max_position_embeddings): a prompt and its completion never exceed it. */
+  readonly contextTokens: number;
 }
 
 export interface LocalCompleter {
@@ -60,17 +63,22 @@ export function createLocalCompleter(modelPath: string, options: CausalLmOptions
       ...(request.signal !== undefined ? { signal: request.signal } : {}),
     });
     const generation = result.generations[0];
-    return { text: generation?.text ?? '', promptTokens: ids.length, completionTokens: generation?.tokens.length ?? 0 };
+    return { text: generation?.text ?? '', promptTokens: ids.length, completionTokens: generation?.tokens.length ?? 0, contextTokens: lm.config.maxPositions };
   };
+  let closed = false;
   return {
     modelPath,
     ...(options.loraPath !== undefined ? { loraPath: options.loraPath } : {}),
     complete(prompt, request) {
+      if (closed) return Promise.reject(new Error(`${modelPath}: the model was closed`));
       const next = queue.then(() => run(prompt, request));
       queue = next.catch(() => undefined);
       return next;
     },
     async close() {
+      closed = true;
+      // the requests already made finish first: the session is never released under a generation
+      await queue;
       if (loading === undefined) return;
       const loaded = await loading.catch(() => undefined);
       await loaded?.lm.release();

@@ -80,10 +80,14 @@ export class GraphBuilder {
 
   /** A weight of the graph's float type, kept out of the model bytes (external data). */
   weight(name: string, dims: readonly number[], values: Float32Array): string {
-    const bytes = this.floatBytes(values);
+    return this.rawWeight(name, this.floatDataType, dims, this.floatBytes(values));
+  }
+
+  /** A weight stored as given (packed quantised blocks), kept out of the model bytes like `weight`. */
+  rawWeight(name: string, dataType: DataType, dims: readonly number[], bytes: Uint8Array): string {
     const location = `weight-${this.external.length}`;
     this.external.push({ path: location, data: bytes });
-    this.initializers.push({ name, dims, dataType: this.floatDataType, external: { location, offset: 0, length: bytes.length } });
+    this.initializers.push({ name, dims, dataType, external: { location, offset: 0, length: bytes.length } });
     this.weightBytes += bytes.length;
     return name;
   }

@@ -3,11 +3,9 @@
  * cannot load (it does not fall back), so each provider is tried on its own, in order, and the
  * runner reports which one it uses and why the others were passed over.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { ToolbenchError } from '../util/errors.js';
 import type { BuiltModel } from './onnx-graph.js';
+import { cudaProviderInstalled } from './providers.js';
 
 export type DeviceRequest = 'auto' | 'cuda' | 'webgpu' | 'cpu';
 export type Device = 'cuda' | 'webgpu' | 'cpu';
@@ -40,29 +38,13 @@ export interface SessionSettings {
   readonly threads?: number;
 }
 
-/** Where onnxruntime-node keeps its native libraries (a CUDA provider is installed there). */
-export function ortLibraryDir(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url ?? join(process.cwd(), 'noop.js'));
-    const root = dirname(require.resolve('onnxruntime-node/package.json'));
-    const dir = join(root, 'bin', 'napi-v6', process.platform, process.arch);
-    return existsSync(dir) ? dir : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function cudaProviderInstalled(): boolean {
-  const dir = ortLibraryDir();
-  return dir !== undefined && existsSync(join(dir, 'libonnxruntime_providers_cuda.so'));
-}
-
 function candidates(request: DeviceRequest): Device[] {
   if (request !== 'auto') return request === 'cpu' ? ['cpu'] : [request, 'cpu'];
   return cudaProviderInstalled() ? ['cuda', 'cpu'] : ['cpu'];
 }
 
-export async function openSession(built: BuiltModel, settings: SessionSettings): Promise<OpenedSession> {
+/** Opens a generated model, or a model file on disk (an Optimum export, whose external data ORT finds beside it). */
+export async function openSession(model: BuiltModel | string, settings: SessionSettings): Promise<OpenedSession> {
   const ort = await loadOrt();
   const fallbacks: string[] = [];
   for (const device of candidates(settings.device)) {
@@ -71,12 +53,15 @@ export async function openSession(built: BuiltModel, settings: SessionSettings):
       continue;
     }
     try {
-      const session = await ort.InferenceSession.create(built.model, {
+      const options = {
         executionProviders: [device],
-        graphOptimizationLevel: 'all',
-        externalData: built.externalData.map((weight) => ({ path: weight.path, data: weight.data })),
+        graphOptimizationLevel: 'all' as const,
         ...(settings.threads !== undefined ? { intraOpNumThreads: settings.threads } : {}),
-      });
+      };
+      const session =
+        typeof model === 'string'
+          ? await ort.InferenceSession.create(model, options)
+          : await ort.InferenceSession.create(model.model, { ...options, externalData: model.externalData.map((weight) => ({ path: weight.path, data: weight.data })) });
       return { session, device, fallbacks };
     } catch (error) {
       if (device === 'cpu') throw new ToolbenchError('runner.failed', 1, `onnxruntime could not load the model: ${(error as Error).message}`, { cause: error });

@@ -1,7 +1,8 @@
 /**
  * Where a graph builder gets its weights: by Hugging Face tensor name, as float32 values with HF
  * shapes (`[out, in]` for linear layers). Safetensors checkpoints, GGUF files and LoRA-merged
- * weights all present themselves this way.
+ * weights all present themselves this way; a source of block-quantised weights (GGUF) also
+ * offers its linear weights in onnxruntime's MatMulNBits layout.
  */
 import { ToolbenchError } from '../util/errors.js';
 import { readTensorFloat32, type StoredTensor } from './safetensors.js';
@@ -11,11 +12,34 @@ export interface WeightValues {
   readonly data: Float32Array;
 }
 
+/**
+ * A linear weight as the inputs of com.microsoft MatMulNBits (y = A @ dequant(B)^T), where value
+ * (n, k) = (q - zeroPoints[b]) * scales[b] for block b = n * K/blockSize + floor(k / blockSize).
+ */
+export interface QuantizedWeight {
+  readonly bits: 4 | 8;
+  /** A power of two, 16 or more. */
+  readonly blockSize: number;
+  /** N: output features (the HF [out, in] weight's rows). */
+  readonly rows: number;
+  /** K: input features. */
+  readonly columns: number;
+  /** MatMulNBits B, [N, K/blockSize, blockSize * bits/8]: 4-bit quants two a byte, low nibble first. */
+  readonly data: Uint8Array;
+  /** [N * K/blockSize]. */
+  readonly scales: Float32Array;
+  /** [N * K/blockSize], float zero points. */
+  readonly zeroPoints: Float32Array;
+}
+
 export interface WeightSource {
   /** Where the weights come from, for messages. */
   readonly origin: string;
   has(name: string): boolean;
+  /** The float32 values (a GGUF source dequantises them anew on each call: callers keep what they need). */
   read(name: string): WeightValues;
+  /** The weight's own quants repacked for MatMulNBits (not re-quantised), or undefined when only `read` has it. */
+  quantized?(name: string): QuantizedWeight | undefined;
 }
 
 export function safetensorsWeights(origin: string, tensors: ReadonlyMap<string, StoredTensor>): WeightSource {

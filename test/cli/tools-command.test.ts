@@ -25,7 +25,7 @@ describe('toolbench (program)', () => {
   test('only built commands are registered', async () => {
     const result = await runToolbench(['--help']);
     const commands = [...result.stdout.matchAll(/^ {2}(\S+)/gm)].map((match) => match[1]);
-    assert.deepEqual(commands.filter((name) => !name?.startsWith('-') && name !== '$'), ['tools', 'cache', 'serve', 'preprocess', 'infer', 'eval', 'model', 'help']);
+    assert.deepEqual(commands.filter((name) => !name?.startsWith('-') && name !== '$'), ['tools', 'cache', 'serve', 'preprocess', 'infer', 'eval', 'model', 'setup', 'doctor', 'help']);
   });
 
   test('an unknown command or flag is a usage error: exit 2 with a suggestion', async () => {

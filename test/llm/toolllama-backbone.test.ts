@@ -12,6 +12,7 @@ import {
   TOOLLLAMA_OVERFLOW_PREFIX,
 } from '../../src/protocol/prompts.js';
 import type { OpenAIFunction } from '../../src/registry/function-schema.js';
+import type { LocalCompleter, LocalCompletion, LocalCompletionRequest } from '../../src/runner/local-completer.js';
 import { ToolbenchError } from '../../src/util/errors.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeReply } from '../helpers/fake-openai.js';
 
@@ -333,4 +334,53 @@ test('describe() records the settings, never the key', () => {
   assert.equal(backbone().describe().history, 'training');
   assert.equal(backbone().kind, 'toolllama');
   assert.ok(!JSON.stringify(described).includes(API_KEY));
+});
+
+// ---------------------------------------------------------------- in-process (a scripted LocalCompleter)
+
+/** A LocalCompleter double: answers from its script (throws once it is used up) and records the requests. */
+function scriptedCompleter(script: Omit<LocalCompletion, 'contextTokens'>[], contextTokens: number): LocalCompleter & { readonly requests: LocalCompletionRequest[] } {
+  const requests: LocalCompletionRequest[] = [];
+  return {
+    modelPath: '/models/tiny.gguf',
+    requests,
+    async complete(_prompt, request) {
+      requests.push(request);
+      const next = script.shift();
+      if (next === undefined) throw new Error('scripted completer: no completion left');
+      return { ...next, contextTokens };
+    },
+    async close() {},
+  };
+}
+
+test('in-process: the overflow give-up happens at the model\'s own context, not at the 8192 of a server', async () => {
+  // a 2048-token model: its context fills at 2048 tokens, long before 8192
+  const local = scriptedCompleter(
+    [
+      { text: GENERATION, promptTokens: 2000, completionTokens: 47 },
+      { text: GENERATION, promptTokens: 2000, completionTokens: 48 },
+    ],
+    2048,
+  );
+  const model = createToolLlamaBackbone({ local, model: 'tiny', shape: 'functions' });
+  const under = await model.complete(AGENT_REQUEST);
+  const full = await model.complete(AGENT_REQUEST);
+  assert.ok(under.ok && full.ok);
+  assert.equal(under.message.content, 'I need a love quote.');
+  assert.deepEqual(full.message, { role: 'assistant', content: TOOLLLAMA_OVERFLOW_PREFIX + GENERATION, function_call: { name: 'Finish', arguments: '{"return_type": "give_up_and_restart"}' } });
+  assert.deepEqual(full.usage, { promptTokens: 2000, completionTokens: 48, totalTokens: 2048 });
+  // and a model with a context past 8192 does not give up at 8192
+  const long = createToolLlamaBackbone({ local: scriptedCompleter([{ text: GENERATION, promptTokens: 7168, completionTokens: 1024 }], 32768), model: 'long', shape: 'functions' });
+  const result = await long.complete(AGENT_REQUEST);
+  assert.ok(result.ok);
+  assert.equal(result.message.content, 'I need a love quote.');
+});
+
+test('in-process: contextTokens, when given, overrides the model\'s context; the decoding settings reach the completer', async () => {
+  const local = scriptedCompleter([{ text: GENERATION, promptTokens: 900, completionTokens: 20 }], 8192);
+  const result = await createToolLlamaBackbone({ local, model: 'tiny', shape: 'functions', contextTokens: 920, maxTokens: 20, seed: 5 }).complete(AGENT_REQUEST);
+  assert.ok(result.ok);
+  assert.equal(result.message.content, TOOLLLAMA_OVERFLOW_PREFIX + GENERATION);
+  assert.deepEqual(local.requests, [{ maxTokens: 20, temperature: 0, seed: 5, stop: ['</s>'], truncatePromptTokens: 7168 }]);
 });

@@ -252,11 +252,11 @@ describe('local completer (the toolllama backbone in-process)', () => {
     try {
       const truncated = await completer.complete(prompt, { ...request, truncatePromptTokens: 40 });
       const expected = (await run([ids.slice(-40)], { maxNewTokens: 6 })).generations[0];
-      assert.deepEqual(truncated, { text: expected?.text, promptTokens: 40, completionTokens: expected?.tokens.length });
+      assert.deepEqual(truncated, { text: expected?.text, promptTokens: 40, completionTokens: expected?.tokens.length, contextTokens: context });
       // 0 (not sent) or a limit past the context: the last context - 1 tokens, room for one new token
       for (const truncatePromptTokens of [0, 7168]) {
         const clipped = await completer.complete(prompt, { ...request, truncatePromptTokens });
-        assert.deepEqual(clipped, { text: (await run([ids.slice(-(context - 1))], { maxNewTokens: 1 })).generations[0]?.text, promptTokens: context - 1, completionTokens: 1 });
+        assert.deepEqual(clipped, { text: (await run([ids.slice(-(context - 1))], { maxNewTokens: 1 })).generations[0]?.text, promptTokens: context - 1, completionTokens: 1, contextTokens: context });
       }
     } finally {
       await completer.close();

@@ -8,6 +8,8 @@ import { ToolbenchError } from '../../src/util/errors.js';
 import { readGguf, readGgufTensorBytes } from '../../src/runner/gguf.js';
 import { dequantize } from '../../src/runner/gguf-dequant.js';
 import { loadGgufLlama } from '../../src/runner/gguf-checkpoint.js';
+import { loadGgufLlamaWeights } from '../../src/runner/gguf-weights.js';
+import { repackForMatMulNBits } from '../../src/runner/matmul-nbits.js';
 import { buildGgufTokenizer } from '../../src/runner/gguf-tokenizer.js';
 import { encodeGguf, quantise, randomValues, writeGguf, GGML_TYPE_CODES, type QuantType, type WriterTensor, type WriterValue } from '../helpers/gguf-writer.js';
 
@@ -237,36 +239,50 @@ function llamaTokenizerMetadata(pieces: string[], extra: [string, WriterValue][]
   ];
 }
 
-/** HF rotate-half rows -> llama.cpp interleaved rows, as convert_hf_to_gguf.py `permute` does. */
-function permuteLikeLlamaCpp(weights: Float32Array, heads: number, columns: number): Float32Array {
-  const headDim = weights.length / columns / heads;
-  const out = new Float32Array(weights.length);
-  // reshape (heads, 2, headDim / 2, columns), swap axes 1 and 2, reshape back
+/** HF rotate-half rows -> llama.cpp interleaved rows, as convert_hf_to_gguf.py `permute` does (rows of stored bytes). */
+function permuteLikeLlamaCpp(bytes: Uint8Array, heads: number, rows: number): Uint8Array {
+  const headDim = rows / heads;
+  const rowBytes = bytes.length / rows;
+  const out = new Uint8Array(bytes.length);
+  // reshape (heads, 2, headDim / 2, row), swap axes 1 and 2, reshape back
   for (let head = 0; head < heads; head++)
     for (let half = 0; half < 2; half++)
       for (let j = 0; j < headDim / 2; j++) {
         const source = head * headDim + half * (headDim / 2) + j;
         const target = head * headDim + j * 2 + half;
-        out.set(weights.subarray(source * columns, (source + 1) * columns), target * columns);
+        out.set(bytes.subarray(source * rowBytes, (source + 1) * rowBytes), target * rowBytes);
       }
   return out;
 }
 
 interface TinyLlama {
   file: string;
-  hf: Map<string, { shape: number[]; data: Float32Array }>;
+  /** By HF name: shape, the values the stored quants stand for, and the quantised bytes in HF row order. */
+  hf: Map<string, { shape: number[]; data: Float32Array; type: QuantType; bytes: Uint8Array }>;
 }
 
-function writeTinyLlama(options: { tied?: boolean; architecture?: string; extraMetadata?: [string, WriterValue][]; extraTensors?: WriterTensor[]; typeCode?: (tensor: WriterTensor) => number } = {}): TinyLlama {
-  const { hidden, heads, kvHeads, headDim, inner, layers, vocab } = TINY;
-  const hf = new Map<string, { shape: number[]; data: Float32Array }>();
+interface TinyLlamaOptions {
+  size?: typeof TINY;
+  /** The type of every 2-D weight (embeddings included); F32 when not given. */
+  matrixType?: QuantType;
+  tied?: boolean;
+  architecture?: string;
+  extraMetadata?: [string, WriterValue][];
+  extraTensors?: WriterTensor[];
+  typeCode?: (tensor: WriterTensor) => number;
+}
+
+function writeTinyLlama(options: TinyLlamaOptions = {}): TinyLlama {
+  const { hidden, heads, kvHeads, headDim, inner, layers, vocab } = options.size ?? TINY;
+  const hf: TinyLlama['hf'] = new Map();
   const tensors: WriterTensor[] = [];
   let seed = 100;
   const add = (ggufName: string, hfName: string, shape: number[], permuteHeads?: number) => {
-    const data = randomValues(shape.reduce((a, b) => a * b, 1), seed++);
-    hf.set(hfName, { shape, data });
-    const stored = permuteHeads === undefined ? data : permuteLikeLlamaCpp(data, permuteHeads, shape[1] ?? 1);
-    tensors.push({ name: ggufName, dims: [...shape].reverse(), type: 'F32', bytes: new Uint8Array(stored.buffer) });
+    const type = shape.length === 2 ? (options.matrixType ?? 'F32') : 'F32';
+    const { bytes, reconstruction } = quantise(randomValues(shape.reduce((a, b) => a * b, 1), seed++), type);
+    hf.set(hfName, { shape, data: reconstruction, type, bytes });
+    const stored = permuteHeads === undefined ? bytes : permuteLikeLlamaCpp(bytes, permuteHeads, shape[0] as number);
+    tensors.push({ name: ggufName, dims: [...shape].reverse(), type, bytes: stored });
   };
   add('token_embd.weight', 'model.embed_tokens.weight', [vocab, hidden]);
   for (let layer = 0; layer < layers; layer++) {
@@ -364,6 +380,45 @@ describe('loadGgufLlama', () => {
       typeCode: (tensor) => (tensor.name === 'output.weight' ? 10 : GGML_TYPE_CODES[tensor.type]), // Q2_K
     }).file;
     assertGgufError(() => loadGgufLlama(q2k), 'model.unsupported', q2k, 'output.weight', 'Q2_K');
+  });
+});
+
+/** Row lengths of whole Q4_K/Q6_K super-blocks (256), q and k over several heads. */
+const BLOCKED = { hidden: 256, heads: 4, kvHeads: 2, headDim: 64, inner: 256, layers: 1, vocab: 264 };
+const isLinear = (name: string) => name.endsWith('_proj.weight') || name === 'lm_head.weight';
+
+describe('loadGgufLlamaWeights', () => {
+  for (const type of ['Q4_0', 'Q4_1', 'Q8_0', 'Q5_0', 'Q4_K', 'Q6_K'] as const) {
+    test(`${type}: linear weights come repacked for MatMulNBits in HF row order, every weight as float32 through read`, () => {
+      const { file, hf } = writeTinyLlama({ size: BLOCKED, matrixType: type });
+      const { weights } = loadGgufLlamaWeights(file);
+      for (const [name, expected] of hf) {
+        const values = weights.read(name);
+        assert.deepEqual(values.shape, expected.shape, name);
+        assertSameBits(values.data, expected.data, name);
+        const quantized = weights.quantized?.(name);
+        if (!isLinear(name)) {
+          assert.equal(quantized, undefined, `${name} (gathered or 1-D) stays float`);
+          continue;
+        }
+        // the rows as HF orders them, repacked: q/k rows un-permuted in the packed form too
+        const [rows, columns] = expected.shape as [number, number];
+        assert.deepEqual(quantized, repackForMatMulNBits(GGML_TYPE_CODES[type], expected.bytes, rows, columns), name);
+      }
+    });
+  }
+
+  test('float and Q5_K linear weights are offered as float32 only; an unknown weight is missing', () => {
+    for (const type of ['F16', 'Q5_K'] as const) {
+      const { weights } = loadGgufLlamaWeights(writeTinyLlama({ size: BLOCKED, matrixType: type }).file);
+      assert.equal(weights.quantized?.('model.layers.0.self_attn.q_proj.weight'), undefined, type);
+      assert.equal(weights.read('model.layers.0.self_attn.q_proj.weight').data.length, 256 * 256, type);
+    }
+    const { file } = writeTinyLlama({ size: BLOCKED, matrixType: 'Q4_0', tied: true });
+    const { weights } = loadGgufLlamaWeights(file);
+    assert.equal(weights.has('lm_head.weight'), false);
+    assertGgufError(() => weights.quantized?.('lm_head.weight'), 'model.invalid', file, 'lm_head.weight');
+    assertGgufError(() => weights.read('lm_head.weight'), 'model.invalid', file, 'lm_head.weight');
   });
 });
 

@@ -179,7 +179,7 @@ describe('merged adapters against the reference on W + scale·B·A (fp32, ≤ 1e
       assert.equal(withLora.loraPath, adapter.dir);
       const completion = await withLora.complete(prompt, request);
       assert.equal(expected.generations[0]?.finishReason, 'length');
-      assert.deepEqual(completion, { text: expected.generations[0]?.text, promptTokens: tokenizer.encode(prompt).length, completionTokens: 8 });
+      assert.deepEqual(completion, { text: expected.generations[0]?.text, promptTokens: tokenizer.encode(prompt).length, completionTokens: 8, contextTokens: merged.config.maxPositions });
       assert.notEqual((await without.complete(prompt, request)).text, completion.text, 'the adapter changes the text');
     } finally {
       await withLora.close();

@@ -1,0 +1,83 @@
+/**
+ * What the unfused and fused LLaMA graphs share: Optimum's KV-cache I/O, the RoPE tables and the
+ * attention pattern of a left-padded batch.
+ */
+import { DataType } from './onnx-proto.js';
+import { attr, type GraphBuilder } from './onnx-graph.js';
+import { ropeInverseFrequencies, type LlamaConfig } from './model-config.js';
+
+export interface LlamaIo {
+  readonly inputIds: string;
+  readonly attentionMask: string;
+  readonly positionIds: string;
+  /** [layer] -> [past key, past value], each [batch, kvHeads, past, headDim]. */
+  readonly past: readonly (readonly [string, string])[];
+}
+
+/** `input_ids`, `attention_mask`, `position_ids`, `past_key_values.N.key|value` in; `logits`, `present.N.key|value` out. */
+export function declareLlamaIo(g: GraphBuilder, config: LlamaConfig): LlamaIo {
+  const float = g.floatDataType;
+  const { kvHeads, headDim } = config;
+  const inputIds = g.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
+  const attentionMask = g.input('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length']);
+  const positionIds = g.input('position_ids', DataType.INT64, ['batch_size', 'sequence_length']);
+  const past = Array.from({ length: config.layers }, (_, layer) => {
+    const [key, value] = (['key', 'value'] as const).map((kind) => g.input(`past_key_values.${layer}.${kind}`, float, ['batch_size', kvHeads, 'past_sequence_length', headDim]));
+    return [key, value] as [string, string];
+  });
+  g.output('logits', DataType.FLOAT, ['batch_size', 'sequence_length', config.vocabSize]);
+  for (let layer = 0; layer < config.layers; layer++) {
+    for (const kind of ['key', 'value']) g.output(`present.${layer}.${kind}`, float, ['batch_size', kvHeads, 'total_sequence_length', headDim]);
+  }
+  return { inputIds, attentionMask, positionIds, past };
+}
+
+/**
+ * cos and sin of position * inverse frequency, [maxPositions, headDim / 2] (linear scaling
+ * divides the positions); `repeatHalves` gives [maxPositions, headDim], each half repeated, the
+ * rotate-half layout for an elementwise product.
+ */
+export function ropeTables(config: LlamaConfig, repeatHalves: boolean): { readonly cos: Float32Array; readonly sin: Float32Array } {
+  const frequencies = ropeInverseFrequencies(config);
+  const positionScale = config.ropeScaling?.type === 'linear' ? 1 / config.ropeScaling.factor : 1;
+  const half = config.headDim / 2;
+  const width = repeatHalves ? config.headDim : half;
+  const cos = new Float32Array(config.maxPositions * width);
+  const sin = new Float32Array(config.maxPositions * width);
+  for (let position = 0; position < config.maxPositions; position++) {
+    for (let index = 0; index < half; index++) {
+      const angle = position * positionScale * (frequencies[index] as number);
+      for (const at of repeatHalves ? [index, index + half] : [index]) {
+        cos[position * width + at] = Math.cos(angle);
+        sin[position * width + at] = Math.sin(angle);
+      }
+    }
+  }
+  return { cos, sin };
+}
+
+/**
+ * Which keys each query attends to, bool [batch, 1, sequence, total]: causal over the whole
+ * sequence (the new tokens are the last `sequence` of `total`) and not padding. A padding query
+ * of a left-padded row would see no key, so it sees itself: no softmax row is empty. ORT's CPU
+ * kernels survive an empty row (a false becomes a finite filter value), but a kernel that masks
+ * with -inf makes it NaN, which the next layer's cache would carry into real rows as 0 * NaN
+ * (transformers unmasks such rows for SDPA for the same reason). Real tokens never attend to
+ * padding, so their logits do not depend on this; padding rows' logits mean nothing either way.
+ */
+export function attendedKeys(g: GraphBuilder, io: LlamaIo): string {
+  const ints = (values: number[]): string => g.ints(values);
+  const total = g.op('Gather', [g.op('Shape', [io.attentionMask]), g.ints([1], [])], { axis: attr.int(0) });
+  const sequence = g.op('Gather', [g.op('Shape', [io.inputIds]), g.ints([1], [])], { axis: attr.int(0) });
+  const queryPositions = g.op('Unsqueeze', [g.op('Range', [g.op('Sub', [total, sequence]), total, g.ints([1], [])]), ints([1])]);
+  const keyPositions = g.op('Unsqueeze', [g.op('Range', [g.ints([0], []), total, g.ints([1], [])]), ints([0])]);
+  const causal = g.op('LessOrEqual', [keyPositions, queryPositions]);
+  const itself = g.op('Equal', [keyPositions, queryPositions]);
+  const notPadding = g.op('Unsqueeze', [g.op('Cast', [io.attentionMask], { to: attr.int(DataType.BOOL) }), ints([1, 2])]);
+  return g.op('And', [causal, g.op('Or', [notPadding, itself])]);
+}
+
+/** The output head: `lm_head.weight`, or the input embeddings when they are tied (or the head is absent). */
+export function headWeightName(config: LlamaConfig, has: (name: string) => boolean): string {
+  return config.tieWordEmbeddings || !has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight';
+}
