@@ -1,7 +1,8 @@
 // Model runner benchmark (CPU): prefill and decode tokens/s at batch 1 and 8, time to first token
 // and peak memory for a tiny random LLaMA and a real small model (SmolLM2-135M-Instruct, GGUF
-// Q4_1, dequantised to float32), and sentences/s for all-MiniLM-L6-v2. Each model runs in its own
-// process so its peak RSS is its own.
+// Q4_1: the fused graph runs its 4-bit weights on MatMulNBits, the unfused one dequantises them to
+// float32), and sentences/s for all-MiniLM-L6-v2. Each model and graph runs in its own process so
+// its peak RSS is its own. `ratios` divides the runner's figures by the reference's.
 //
 //   node --import tsx bench/runner.mjs         (BENCH_PROMPT_TOKENS, BENCH_NEW_TOKENS)
 //
@@ -51,7 +52,7 @@ async function decodeFigures(lm, vocabSize, batch) {
 }
 
 /** One model, measured in this process (the child). */
-async function child(kind, path) {
+async function child(kind, path, graph) {
   const started = performance.now();
   if (kind === 'minilm') {
     const { SentenceEncoder } = await import('../src/runner/sentence-encoder.ts');
@@ -69,16 +70,16 @@ async function child(kind, path) {
     const { writeTinyLlama } = await import('../test/helpers/tiny-checkpoint.ts');
     const { CausalLm } = await import('../src/runner/causal-lm.ts');
     writeTinyLlama(path, { seed: 7, vocabSize: 512, hiddenSize: 64, intermediateSize: 172, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512 });
-    lm = await CausalLm.load(path, { device: 'cpu' });
+    lm = await CausalLm.load(path, { device: 'cpu', graph });
   } else {
     const { loadLanguageModel } = await import('../src/runner/language-model.ts');
-    lm = (await loadLanguageModel(path, { device: 'cpu' })).lm;
+    lm = (await loadLanguageModel(path, { device: 'cpu', graph })).lm;
   }
   const loadMs = performance.now() - started;
   const vocabSize = lm.config.vocabSize;
   const figures = [];
   for (const batch of [1, 8]) figures.push(await decodeFigures(lm, vocabSize, batch));
-  return { load_ms: round(loadMs), weight_mb: round(lm.weightBytes / 2 ** 20), prompt_tokens: PROMPT_TOKENS, new_tokens: NEW_TOKENS, runs: figures, peak_rss_mb: round(process.resourceUsage().maxRSS / 1024) };
+  return { graph, load_ms: round(loadMs), weight_mb: round(lm.weightBytes / 2 ** 20), prompt_tokens: PROMPT_TOKENS, new_tokens: NEW_TOKENS, runs: figures, peak_rss_mb: round(process.resourceUsage().maxRSS / 1024) };
 }
 
 /** transformers / sentence-transformers on the same model, or why not. */
@@ -91,16 +92,40 @@ function reference(kind, path) {
   return JSON.parse(run.stdout.trim().split('\n').pop());
 }
 
+/** Runner / reference for each figure both have (decode and prefill tokens/s by batch, sentences/s). */
+function ratios(report) {
+  const out = {};
+  const pairs = [
+    ['tiny_llama', 'tiny_llama_reference'],
+    ['smollm2_135m_q4_1', 'smollm2_135m_q4_1_reference'],
+    ['smollm2_135m_q4_1_unfused', 'smollm2_135m_q4_1_reference'],
+  ];
+  for (const [ours, theirs] of pairs) {
+    const runs = report[ours]?.runs, reference = report[theirs]?.runs;
+    if (runs === undefined || reference === undefined) continue;
+    for (const run of runs) {
+      const match = reference.find((candidate) => candidate.batch === run.batch);
+      if (match === undefined) continue;
+      out[`${ours}_decode_b${run.batch}`] = round(run.decode_tokens_per_s / match.decode_tokens_per_s, 2);
+      out[`${ours}_prefill_b${run.batch}`] = round(run.prefill_tokens_per_s / match.prefill_tokens_per_s, 2);
+    }
+  }
+  if (report.minilm?.sentences_per_s !== undefined && report.minilm_reference?.sentences_per_s !== undefined) {
+    out.minilm_sentences = round(report.minilm.sentences_per_s / report.minilm_reference.sentences_per_s, 2);
+  }
+  return out;
+}
+
 if (process.argv[2] === '--child') {
-  const result = await child(process.argv[3], process.argv[4]);
+  const result = await child(process.argv[3], process.argv[4], process.argv[5]);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'bench-runner-'));
 try {
-  const measure = (kind, path) => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/runner.mjs', '--child', kind, path], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const measure = (kind, path, graph = 'fused') => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/runner.mjs', '--child', kind, path, graph], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (run.status !== 0) return { failed: run.stderr.trim().split('\n').slice(-5).join(' | ') };
     return JSON.parse(run.stdout.trim().split('\n').pop());
   };
@@ -109,13 +134,15 @@ try {
   report.tiny_llama_reference = reference('llama', tinyDir);
   if (existsSync(SMOLLM)) {
     report.smollm2_135m_q4_1 = measure('gguf', SMOLLM);
+    report.smollm2_135m_q4_1_unfused = measure('gguf', SMOLLM, 'unfused');
     report.smollm2_135m_q4_1_reference = reference('gguf', SMOLLM);
   } else report.smollm2_135m_q4_1 = { skipped: `${SMOLLM} is missing: run node scripts/fetch-test-models.mjs` };
   if (existsSync(MINILM)) {
     report.minilm = measure('minilm', MINILM);
     report.minilm_reference = reference('minilm', MINILM);
   } else report.minilm = { skipped: `${MINILM} is missing: run node scripts/fetch-test-models.mjs` };
-  report.targets = 'CPU: decode tokens/s >= transformers on the same model; sentences/s >= sentence-transformers';
+  report.ratios = ratios(report);
+  report.targets = 'CPU: decode tokens/s >= transformers on the same model (ratio >= 1); sentences/s >= sentence-transformers';
   console.log(JSON.stringify(report, null, 2));
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -55,7 +55,7 @@ export function registerInferCommand(program: Command, io: CliIo, outcome: Comma
     .option('--model <name>', 'model name sent to the endpoint')
     .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL or OPENAI_API_BASE, else OpenAI); key from OPENAI_API_KEY')
     .option('--model-path <dir>', 'a local checkpoint (Hugging Face folder or .gguf) run in-process on the model runner with the toolllama backbone')
-    .option('--lora-path <dir>', 'a PEFT LoRA adapter merged into --model-path at load')
+    .option('--lora-path <dir>', 'a PEFT LoRA adapter for --model-path: merged into float weights at load, a low-rank side branch beside 4-bit GGUF weights')
     .option('--shape <shape>', 'message shape: functions (ToolBench) or tools (StableToolBench) (default tools for openai, functions for toolllama)')
     .option('--history <mode>', 'toolllama: how earlier turns are written: training, toolbench or stabletoolbench (default training)')
     .option('--truncate-prompt-tokens <n>', "toolllama: vLLM's truncate_prompt_tokens, the server keeps the prompt's last n tokens (default 7168, as StableToolBench; 0: not sent)")

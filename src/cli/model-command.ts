@@ -11,6 +11,7 @@ import { DEVICE_REQUESTS, type DeviceRequest } from '../runner/session.js';
 import { SentenceEncoder } from '../runner/sentence-encoder.js';
 import { loadLanguageModel } from '../runner/language-model.js';
 import { DEFAULT_LLAMA_GRAPH, LLAMA_GRAPH_KINDS, type LlamaGraphKind } from '../runner/llama-graph.js';
+import { applyLora, LORA_MODES, readLoraAdapter, type LoraMode } from '../runner/lora.js';
 import { createReporter, type CliIo } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 
@@ -33,6 +34,8 @@ interface GenerateFlags extends DeviceFlags {
   stream: boolean;
   rawPrompt?: boolean;
   graph: LlamaGraphKind;
+  loraPath?: string;
+  loraMode: LoraMode;
 }
 
 interface EmbedFlags extends DeviceFlags {
@@ -88,6 +91,12 @@ export function registerModelCommand(program: Command, io: CliIo, _outcome: Comm
         new Option('--graph <graph>', 'the decoder graph built from the weights: fused (onnxruntime fused operators, GGUF quants on MatMulNBits) or unfused (standard operators only, the reference)')
           .choices([...LLAMA_GRAPH_KINDS])
           .default(DEFAULT_LLAMA_GRAPH),
+      )
+      .option('--lora-path <dir>', 'a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) for the model')
+      .addOption(
+        new Option('--lora-mode <mode>', 'how --lora-path is applied: merge (into the weights at load), branch (a low-rank side branch in the graph) or auto (branch for the weights the base has quantised, which then stay packed; merge for the others)')
+          .choices([...LORA_MODES])
+          .default('auto'),
       ),
   )
     .addHelpText(
@@ -98,7 +107,8 @@ its provider is installed ("toolbench setup cuda"), else the CPU, and says so on
 
 Examples:
   $ toolbench model generate models/SmolLM2-135M-Instruct --prompt "The capital of France is" --max-new-tokens 20
-  $ toolbench model generate SmolLM2-135M-Instruct.Q4_1.gguf --prompt "a" --prompt "b" --json | jq '.generations[].text'`,
+  $ toolbench model generate SmolLM2-135M-Instruct.Q4_1.gguf --prompt "a" --prompt "b" --json | jq '.generations[].text'
+  $ toolbench model generate SmolLM2-135M-Instruct.Q4_1.gguf --lora-path adapters/smollm2-tools --prompt "search for hotels"`,
     )
     .action(async (path: string, _flags: unknown, self: Command) => runGenerate(path, self.optsWithGlobals() as GenerateFlags, io));
 
@@ -160,11 +170,12 @@ async function runGenerate(path: string, flags: GenerateFlags, io: CliIo): Promi
     seed: numberFlag('--seed', flags.seed, (value) => Number.isSafeInteger(value) && value >= 0, 'a non-negative whole number'),
     stop: flags.stop ?? [],
   };
+  const adapter = flags.loraPath === undefined ? undefined : readLoraAdapter(flags.loraPath);
   const loadStarted = performance.now();
-  const { lm, tokenizer } = await loadLanguageModel(path, { ...runtimeSettings(flags), graph: flags.graph });
+  const { lm, tokenizer } = await loadLanguageModel(path, { ...runtimeSettings(flags), graph: flags.graph, ...(adapter !== undefined ? { adaptWeights: (weights) => applyLora(weights, adapter, flags.loraMode) } : {}) });
   const loadMs = performance.now() - loadStarted;
   for (const fallback of lm.fallbacks) reporter.warn(`device ${fallback}`);
-  reporter.info(`model loaded in ${(loadMs / 1000).toFixed(1)} s on ${lm.device} (${lm.floatType})`);
+  reporter.info(`model loaded in ${(loadMs / 1000).toFixed(1)} s on ${lm.device} (${lm.floatType})${adapter !== undefined ? `, adapter ${adapter.dir} (${flags.loraMode})` : ''}`);
   const streaming = flags.stream && !flags.json && prompts.length === 1;
   try {
     const result = await generate(lm, tokenizer, prompts, {

@@ -135,6 +135,31 @@ export class CausalLm {
   }
 }
 
+/**
+ * The first `length` positions of a batch-1 cache, copied into new tensors: a prefix of a cached
+ * sequence to start another sequence from. The keys carry RoPE at their absolute positions, so
+ * the prefix is only valid for a sequence that begins with the same `length` tokens.
+ */
+export async function sliceCache(cache: KvCache, length: number): Promise<KvCache> {
+  const ort = await loadOrt();
+  const sliced = new Map<string, Tensor>();
+  for (const [name, tensor] of cache) {
+    const [batch, heads, total, headDim] = tensor.dims as [number, number, number, number];
+    if (tensor.dims.length !== 4 || batch !== 1 || !Number.isInteger(length) || length < 0 || length > total) {
+      throw new RangeError(`${name}: cannot take the first ${length} positions of a cache of shape [${tensor.dims.join(', ')}] (batch 1 only)`);
+    }
+    // float16 as its bits, whether ORT hands it out as a Uint16Array or a Float16Array
+    const source = tensor.data as Float32Array | Uint16Array;
+    const data = tensor.type === 'float16' ? new Uint16Array(source.buffer, source.byteOffset, source.length) : (source as Float32Array);
+    const copy = tensor.type === 'float16' ? new Uint16Array(heads * length * headDim) : new Float32Array(heads * length * headDim);
+    // [1, heads, total, headDim] -> [1, heads, length, headDim]: each head's first length * headDim values
+    for (let head = 0; head < heads; head++) copy.set(data.subarray(head * total * headDim, (head * total + length) * headDim), head * length * headDim);
+    const dims = [1, heads, length, headDim];
+    sliced.set(name, copy instanceof Uint16Array ? new ort.Tensor('float16', copy, dims) : new ort.Tensor('float32', copy, dims));
+  }
+  return sliced;
+}
+
 function llamaConfigOf(config: ReturnType<typeof readModelConfig>, file: string): LlamaConfig {
   if (config.kind !== 'llama') throw new ToolbenchError('usage.invalid', 2, `${file}: a BERT encoder, not a decoder: use "toolbench model embed"`);
   return config;

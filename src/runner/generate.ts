@@ -3,6 +3,9 @@
  * together, then decoded a token per step with the KV cache until each row meets an end token, a
  * stop string or the token limit. Text is streamed as it becomes final: incomplete UTF-8 and text
  * that may be the start of a stop string are held back.
+ *
+ * A single prompt may start from the cache of its first tokens (`prefix`), so the prefill runs only
+ * the rest, and gives back the cache it ends with (`cached`) for the next prompt to start from.
  */
 import { ToolbenchError } from '../util/errors.js';
 import type { CausalLm, KvCache } from './causal-lm.js';
@@ -18,6 +21,24 @@ export interface GenerateOptions extends SamplingSettings {
   /** Newly final text of a row, as it comes. */
   readonly onText?: (row: number, text: string) => void;
   readonly signal?: AbortSignal;
+  /**
+   * For a single prompt: the cache of its first `length` ids, which the prefill then skips. At
+   * least the prompt's last token must run (its logits give the first new token), so `length` is
+   * at most the prompt's length - 1, and the cache holds exactly `length` positions.
+   */
+  readonly prefix?: CachedSequencePrefix;
+}
+
+/** The KV cache of a sequence's first `length` tokens, batch 1 ([1, kvHeads, length, headDim] each). */
+export interface CachedSequencePrefix {
+  readonly cache: KvCache;
+  readonly length: number;
+}
+
+/** The tokens that went through the model, in order, and the cache that covers exactly them. */
+export interface CachedSequence {
+  readonly ids: readonly number[];
+  readonly cache: KvCache;
 }
 
 export type FinishReason = 'eos' | 'stop' | 'length';
@@ -37,11 +58,18 @@ export interface GenerationTiming {
   /** Steps after the first token, and their time in ms. */
   readonly decodeSteps: number;
   readonly decodeMs: number;
+  /** Tokens per row the prefill ran: the prompt less a cached prefix (0 when no token was asked for). */
+  readonly prefillTokens: number;
 }
 
 export interface GenerateResult {
   readonly generations: readonly Generation[];
   readonly timing: GenerationTiming;
+  /**
+   * For a single prompt: the prompt and the new tokens fed back, with their cache. The last new
+   * token (and an end token) was sampled but never fed, so it is not there.
+   */
+  readonly cached?: CachedSequence;
 }
 
 /** A prompt as text, or as token ids already (special tokens included). */
@@ -68,13 +96,17 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
   // real tokens per row so far: the position of each row's next token
   const lengths = mask.map((row) => row.reduce((sum, value) => sum + value, 0));
   const rows = lengths.map((promptTokens, row) => new RowState(row, tokenizer, options, promptTokens));
+  // a cached prefix is in the cache already: ids and positions start after it (the mask spans both)
+  const reused = prefixLength(options.prefix, encoded.ids);
   // HF's positions for left padding: count of real tokens before, padding at 1
   let positions = mask.map((row) => {
     let seen = -1;
-    return row.map((value) => (value === 1 ? ++seen : 1));
+    return row.map((value) => (value === 1 ? ++seen : 1)).slice(reused);
   });
-  let cache: KvCache = await lm.emptyCache(prompts.length);
-  let ids: number[][] = encoded.ids.map((row) => [...row]);
+  let cache: KvCache = options.prefix?.cache ?? (await lm.emptyCache(prompts.length));
+  let ids: number[][] = encoded.ids.map((row) => row.slice(reused));
+  const fed = prompts.length === 1 ? (encoded.ids[0] ?? []).slice(0, reused) : undefined;
+  const prefillTokens = maxNewTokens > 0 ? (ids[0]?.length ?? 0) : 0;
   let prefillMs = 0;
   let firstTokenMs = 0;
   let steps = 0;
@@ -83,6 +115,7 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
     options.signal?.throwIfAborted();
     const output = await lm.forward({ ids, attentionMask: mask, positionIds: positions }, cache);
     cache = output.cache;
+    fed?.push(...(ids[0] ?? []));
     if (steps === 0) prefillMs = performance.now() - started;
     const vocab = output.logits.length / (ids.length * output.sequence);
     const next = rows.map((row, index) => {
@@ -110,8 +143,23 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
   for (const row of rows) if (!row.finished) row.finish('length');
   return {
     generations: rows.map((row) => row.result()),
-    timing: { prefillMs, firstTokenMs, decodeSteps: Math.max(0, steps - 1), decodeMs: steps > 1 ? performance.now() - decodeStarted : 0 },
+    timing: { prefillMs, firstTokenMs, decodeSteps: Math.max(0, steps - 1), decodeMs: steps > 1 ? performance.now() - decodeStarted : 0, prefillTokens },
+    ...(fed !== undefined ? { cached: { ids: fed, cache } } : {}),
   };
+}
+
+/** The length of a usable cached prefix of the single prompt `ids` (0 without one); misuse is a bug. */
+function prefixLength(prefix: CachedSequencePrefix | undefined, ids: readonly (readonly number[])[]): number {
+  if (prefix === undefined) return 0;
+  const promptLength = ids[0]?.length ?? 0;
+  if (ids.length !== 1) throw new RangeError(`a cached prefix is for a single prompt, not a batch of ${ids.length}`);
+  if (!Number.isInteger(prefix.length) || prefix.length < 0 || prefix.length >= promptLength) {
+    throw new RangeError(`a cached prefix of ${prefix.length} tokens for a prompt of ${promptLength}: at least the prompt's last token must run`);
+  }
+  for (const [name, tensor] of prefix.cache) {
+    if (tensor.dims[0] !== 1 || tensor.dims[2] !== prefix.length) throw new RangeError(`${name}: a cache of shape [${tensor.dims.join(', ')}] for a prefix of ${prefix.length} tokens`);
+  }
+  return prefix.length;
 }
 
 function leftPadded(rows: readonly number[][], padId: number): { ids: number[][]; attentionMask: number[][] } {

@@ -9,7 +9,8 @@
  *   attention          Attention (opset 23): grouped KV heads, past/present [batch, kvHeads, len,
  *                      headDim], the left-padding and causal mask as a bool input
  *   linear layers      MatMul on the float weight, or com.microsoft MatMulNBits on the weight's own
- *                      4-bit quants when the source has them (`WeightSource.quantized`)
+ *                      4-bit quants when the source has them (`WeightSource.quantized`), plus a
+ *                      LoRA side branch where the source has one (`WeightSource.lora`)
  *
  * Why not com.microsoft GroupQueryAttention (tried on ORT 1.29, CPU): it is exact for left-padded
  * batches only given an attention_bias and seqlens_k = total - 1 for every row; it refuses new
@@ -28,7 +29,7 @@
 import { ToolbenchError } from '../util/errors.js';
 import { DataType } from './onnx-proto.js';
 import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-graph.js';
-import { attendedKeys, declareLlamaIo, headWeightName, ropeTables } from './llama-graph-parts.js';
+import { addLoraBranch, attendedKeys, declareLlamaIo, headWeightName, ropeTables } from './llama-graph-parts.js';
 import { hasDefaultZeroPoints } from './matmul-nbits.js';
 import type { LlamaConfig } from './model-config.js';
 import { readChecked, type QuantizedWeight, type WeightSource } from './weights.js';
@@ -39,11 +40,12 @@ export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource,
   const io = declareLlamaIo(g, config);
   const weight = (name: string, shape: number[]): string => g.weight(name, shape, readChecked(weights, name, shape));
   const transposed = (name: string): string => g.op('Transpose', [name], { perm: attr.ints([1, 0]) });
-  /** x @ W^T for an HF [out, in] weight: on its quants where the source has them in a form ORT takes. */
+  /** x @ W^T for an HF [out, in] weight: on its quants where the source has them in a form ORT takes; plus its LoRA branch if any. */
   const linear = (x: string, name: string, out: number, inner: number): string => {
     const quantized = weights.quantized?.(name);
-    if (quantized !== undefined && runsOnMatMulNBits(quantized, weights.origin, name, out, inner)) return matMulNBits(g, x, name, quantized);
-    return g.op('MatMul', [x, transposed(weight(name, [out, inner]))]);
+    const onQuants = quantized !== undefined && runsOnMatMulNBits(quantized, weights.origin, name, out, inner);
+    const product = onQuants ? matMulNBits(g, x, name, quantized) : g.op('MatMul', [x, transposed(weight(name, [out, inner]))]);
+    return addLoraBranch(g, weights, x, product, name, out, inner);
   };
   const rmsNorm = (x: string, name: string): string =>
     g.op('RMSNormalization', [x, weight(name, [hiddenSize])], { epsilon: attr.float(config.rmsNormEps), axis: attr.int(-1), stash_type: attr.int(DataType.FLOAT) });

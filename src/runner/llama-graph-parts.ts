@@ -1,10 +1,12 @@
 /**
- * What the unfused and fused LLaMA graphs share: Optimum's KV-cache I/O, the RoPE tables and the
- * attention pattern of a left-padded batch.
+ * What the unfused and fused LLaMA graphs share: Optimum's KV-cache I/O, the RoPE tables, the
+ * attention pattern of a left-padded batch and the LoRA side branch of a linear layer.
  */
+import { ToolbenchError } from '../util/errors.js';
 import { DataType } from './onnx-proto.js';
 import { attr, type GraphBuilder } from './onnx-graph.js';
 import { ropeInverseFrequencies, type LlamaConfig } from './model-config.js';
+import type { WeightSource } from './weights.js';
 
 export interface LlamaIo {
   readonly inputIds: string;
@@ -80,4 +82,21 @@ export function attendedKeys(g: GraphBuilder, io: LlamaIo): string {
 /** The output head: `lm_head.weight`, or the input embeddings when they are tied (or the head is absent). */
 export function headWeightName(config: LlamaConfig, has: (name: string) => boolean): string {
   return config.tieWordEmbeddings || !has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight';
+}
+
+/**
+ * y + (x @ A^T) @ B^T where the source has a LoRA branch for the linear weight `name` [out, inner]
+ * (WeightSource.lora), else y: two products r wide on float weights of the graph's type, beside
+ * the base product (which may run on the weight's quants), rather than W + B·A merged at load.
+ */
+export function addLoraBranch(g: GraphBuilder, weights: WeightSource, x: string, y: string, name: string, out: number, inner: number): string {
+  const branch = weights.lora?.(name);
+  if (branch === undefined) return y;
+  const { a, b, rank } = branch;
+  if (a.length !== rank * inner || b.length !== out * rank) {
+    throw new ToolbenchError('model.invalid', 2, `${weights.origin}: the LoRA branch of ${name} has ${a.length} and ${b.length} values, not [${rank}, ${inner}] and [${out}, ${rank}]`);
+  }
+  const transposed = (weight: string): string => g.op('Transpose', [weight], { perm: attr.ints([1, 0]) });
+  const down = g.op('MatMul', [x, transposed(g.weight(`${name}.lora_A`, [rank, inner], a))]); // [batch, seq, rank]
+  return g.op('Add', [y, g.op('MatMul', [down, transposed(g.weight(`${name}.lora_B`, [out, rank], b))])]);
 }

@@ -13,7 +13,7 @@ import { DataType } from './onnx-proto.js';
 import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-graph.js';
 import type { LlamaConfig } from './model-config.js';
 import { buildFusedLlamaGraph } from './llama-fused-graph.js';
-import { attendedKeys, declareLlamaIo, headWeightName, ropeTables } from './llama-graph-parts.js';
+import { addLoraBranch, attendedKeys, declareLlamaIo, headWeightName, ropeTables } from './llama-graph-parts.js';
 import { readChecked, type WeightSource } from './weights.js';
 
 export type LlamaGraphKind = 'fused' | 'unfused';
@@ -44,9 +44,9 @@ function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floa
   const ints = (values: number[]): string => g.ints(values);
   const toFloat32 = (x: string): string => (floatType === 'float32' ? x : g.op('Cast', [x], { to: attr.int(DataType.FLOAT) }));
   const fromFloat32 = (x: string): string => (floatType === 'float32' ? x : g.op('Cast', [x], { to: attr.int(float) }));
-  /** x @ W^T for an HF [out, in] weight (ORT folds the transpose into the product). */
+  /** x @ W^T for an HF [out, in] weight (ORT folds the transpose into the product), plus its LoRA branch if any. */
   const linear = (x: string, name: string, out: number, inner: number): string =>
-    g.op('MatMul', [x, g.op('Transpose', [g.weight(name, [out, inner], readChecked(weights, name, [out, inner]))], { perm: attr.ints([1, 0]) })]);
+    addLoraBranch(g, weights, x, g.op('MatMul', [x, g.op('Transpose', [g.weight(name, [out, inner], readChecked(weights, name, [out, inner]))], { perm: attr.ints([1, 0]) })]), name, out, inner);
   const epsilon = g.op('Constant', [], { value_float: attr.float(config.rmsNormEps) });
   const rmsNorm = (x: string, name: string): string => {
     const x32 = toFloat32(x);
@@ -103,8 +103,7 @@ function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floa
   const final = rmsNorm(hidden, 'model.norm.weight');
   const headName = headWeightName(config, (name) => weights.has(name));
   // a tied head reuses the embedding initializer rather than a second copy
-  const headWeight = headName === 'lm_head.weight' ? g.weight(headName, [config.vocabSize, hiddenSize], readChecked(weights, headName, [config.vocabSize, hiddenSize])) : 'model.embed_tokens.weight';
-  const logits = g.op('MatMul', [final, g.op('Transpose', [headWeight], { perm: attr.ints([1, 0]) })]);
+  const logits = headName === 'lm_head.weight' ? linear(final, headName, config.vocabSize, hiddenSize) : g.op('MatMul', [final, g.op('Transpose', ['model.embed_tokens.weight'], { perm: attr.ints([1, 0]) })]);
   if (floatType === 'float32') g.op('Identity', [logits], {}, { names: ['logits'] });
   else g.op('Cast', [logits], { to: attr.int(DataType.FLOAT) }, { names: ['logits'] });
   return g.build({ '': 17 });

@@ -3,12 +3,17 @@
  * runner instead of a vLLM server. The model loads on the first request; requests run one at a
  * time (the runner batches within a request, not across them) in arrival order. `close` waits for
  * the requests made before it, then releases the model; later requests are refused.
+ *
+ * Consecutive prompts of a search share most of their start (the system prompt with the tool list,
+ * then the history), so the last request's tokens and KV cache are kept (one entry) and the next
+ * request prefills only what follows their longest common prefix. The comparison is on the ids
+ * after truncation: a prompt cut at the front shifts every token and shares little or nothing.
  */
-import type { CausalLmOptions } from './causal-lm.js';
+import { sliceCache, type CausalLmOptions } from './causal-lm.js';
 import { findCheckpoint } from './checkpoint.js';
-import { generate } from './generate.js';
+import { generate, type CachedSequence } from './generate.js';
 import { loadLanguageModel, type LanguageModel } from './language-model.js';
-import { mergeLora, readLoraAdapter } from './lora.js';
+import { applyLora, readLoraAdapter } from './lora.js';
 
 export interface LocalCompletionRequest {
   readonly maxTokens: number;
@@ -26,6 +31,8 @@ export interface LocalCompletion {
   readonly completionTokens: number;
   /** The model's context (max_position_embeddings): a prompt and its completion never exceed it. */
   readonly contextTokens: number;
+  /** The prompt's first tokens whose cache came from the previous request (not prefilled again); absent for a completer that keeps none. */
+  readonly prefixTokens?: number;
 }
 
 export interface LocalCompleter {
@@ -41,8 +48,10 @@ export function createLocalCompleter(modelPath: string, options: CausalLmOptions
   const adapter = options.loraPath === undefined ? undefined : readLoraAdapter(options.loraPath);
   let loading: Promise<LanguageModel> | undefined;
   let queue: Promise<unknown> = Promise.resolve();
+  // the previous request's prompt and new tokens fed back, with their cache; requests run one at a time
+  let previous: CachedSequence | undefined;
   const load = (): Promise<LanguageModel> => {
-    loading ??= loadLanguageModel(modelPath, { ...options, ...(adapter !== undefined ? { adaptWeights: (weights) => mergeLora(weights, adapter) } : {}) });
+    loading ??= loadLanguageModel(modelPath, { ...options, ...(adapter !== undefined ? { adaptWeights: (weights) => applyLora(weights, adapter, 'auto') } : {}) });
     return loading;
   };
   const run = async (prompt: string, request: LocalCompletionRequest): Promise<LocalCompletion> => {
@@ -54,6 +63,11 @@ export function createLocalCompleter(modelPath: string, options: CausalLmOptions
     const room = lm.config.maxPositions - 1;
     const keep = request.truncatePromptTokens > 0 ? Math.min(request.truncatePromptTokens, room) : room;
     if (ids.length > keep) ids = ids.slice(ids.length - keep);
+    // the prompt's last token always runs: its logits give the first new token
+    const prefixTokens = previous === undefined ? 0 : Math.min(commonPrefixLength(previous.ids, ids), ids.length - 1);
+    const prefix = previous !== undefined && prefixTokens > 0 ? { cache: await sliceCache(previous.cache, prefixTokens), length: prefixTokens } : undefined;
+    // one cache at a time: the old one is dropped before the new one grows (and lost if this request fails)
+    previous = undefined;
     const result = await generate(lm, tokenizer, [ids], {
       maxNewTokens: request.maxTokens,
       temperature: request.temperature,
@@ -61,9 +75,11 @@ export function createLocalCompleter(modelPath: string, options: CausalLmOptions
       seed: request.seed,
       stop: request.stop,
       ...(request.signal !== undefined ? { signal: request.signal } : {}),
+      ...(prefix !== undefined ? { prefix } : {}),
     });
+    previous = result.cached;
     const generation = result.generations[0];
-    return { text: generation?.text ?? '', promptTokens: ids.length, completionTokens: generation?.tokens.length ?? 0, contextTokens: lm.config.maxPositions };
+    return { text: generation?.text ?? '', promptTokens: ids.length, completionTokens: generation?.tokens.length ?? 0, contextTokens: lm.config.maxPositions, prefixTokens };
   };
   let closed = false;
   return {
@@ -79,9 +95,17 @@ export function createLocalCompleter(modelPath: string, options: CausalLmOptions
       closed = true;
       // the requests already made finish first: the session is never released under a generation
       await queue;
+      previous = undefined;
       if (loading === undefined) return;
       const loaded = await loading.catch(() => undefined);
       await loaded?.lm.release();
     },
   };
+}
+
+function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+  const limit = Math.min(a.length, b.length);
+  let length = 0;
+  while (length < limit && a[length] === b[length]) length++;
+  return length;
 }

@@ -1,13 +1,14 @@
 /**
- * PEFT LoRA adapters (adapter_config.json + adapter_model.safetensors) merged into the base
- * weights as they are read: W + scale * B @ A, with scale = lora_alpha / r (or / sqrt(r) with
- * rsLoRA). Names follow PEFT: `base_model.model.<base name without .weight>.lora_A.weight`.
+ * PEFT LoRA adapters (adapter_config.json + adapter_model.safetensors) on the base weights, with
+ * scale = lora_alpha / r (or / sqrt(r) with rsLoRA): merged as they are read (W + scale * B @ A),
+ * or as a side branch the graph adds (x @ A^T @ (scale * B)^T, llama-graph-parts.ts), which keeps
+ * a quantised W packed. Names follow PEFT: `base_model.model.<base name without .weight>.lora_A.weight`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ToolbenchError } from '../util/errors.js';
 import { readSafetensorsHeader, readTensorFloat32, type StoredTensor } from './safetensors.js';
-import type { WeightSource, WeightValues } from './weights.js';
+import type { LoraBranch, QuantizedWeight, WeightSource, WeightValues } from './weights.js';
 
 export interface LoraAdapter {
   readonly dir: string;
@@ -56,25 +57,52 @@ export function readLoraAdapter(dir: string): LoraAdapter {
   return { dir, rank, scale, pairs };
 }
 
-/** The base weights with the adapter merged in; every adapted weight must exist in the base. */
+export type LoraMode = 'merge' | 'branch' | 'auto';
+export const LORA_MODES: readonly LoraMode[] = ['auto', 'merge', 'branch'];
+
+/** The base weights with the adapter merged in (float); the quants of weights it does not change pass through. */
 export function mergeLora(base: WeightSource, adapter: LoraAdapter): WeightSource {
+  return applyLora(base, adapter, 'merge');
+}
+
+/** The base weights as they are (`read`, `quantized`), with the adapter as side branches (`lora`). */
+export function loraBranch(base: WeightSource, adapter: LoraAdapter): WeightSource {
+  return applyLora(base, adapter, 'branch');
+}
+
+/**
+ * The adapter on the base weights, weight by weight: merged at load (W + scale·B·A: no work per
+ * step, but W must be float, so a quantised W is dequantised), or kept as a side branch beside W
+ * (two products r wide a step; W stays as the base has it). `auto` branches the weights the base
+ * offers as 4-bit quants, so that they stay packed, and merges the others. Every adapted weight must
+ * exist in the base; its A and B are checked against its shape when it is merged or branched.
+ */
+export function applyLora(base: WeightSource, adapter: LoraAdapter, mode: LoraMode): WeightSource {
   for (const name of adapter.pairs.keys()) {
     if (!base.has(name)) throw new ToolbenchError('model.invalid', 2, `${adapter.dir}: the adapter changes ${name}, which ${base.origin} does not have (an adapter for another model?)`);
   }
+  // an adapted weight's quants are asked of the base once: auto decides on them, and the graph gets them
+  const quants = new Map<string, QuantizedWeight | undefined>();
+  const quantsOf = (name: string): QuantizedWeight | undefined => {
+    if (!quants.has(name)) quants.set(name, base.quantized?.(name));
+    return quants.get(name);
+  };
+  // 4-bit quants are the ones the fused graph keeps packed (llama-fused-graph.ts); 8-bit ones run as floats there
+  const branched = (name: string): boolean => mode === 'branch' || (mode === 'auto' && quantsOf(name)?.bits === 4);
+  // the shapes of branched weights as the graph took them, so that the branch is checked without reading W again
+  const shapes = new Map<string, readonly number[]>();
   return {
     origin: `${base.origin} + ${adapter.dir}`,
     has: (name) => base.has(name),
     read(name): WeightValues {
       const weight = base.read(name);
-      const pair = adapter.pairs.get(name);
-      if (pair === undefined) return weight;
-      const [out, inner] = weight.shape as [number, number];
-      const rank = pair.a.shape[0] as number;
-      if (rank !== adapter.rank || pair.a.shape[1] !== inner || pair.b.shape[0] !== out || pair.b.shape[1] !== rank) {
-        throw new ToolbenchError('model.invalid', 2, `${adapter.dir}: the adapter of ${name} has A [${pair.a.shape.join(', ')}] and B [${pair.b.shape.join(', ')}], the weight is [${out}, ${inner}] and r is ${adapter.rank}`);
+      if (!adapter.pairs.has(name)) return weight;
+      if (branched(name)) {
+        shapes.set(name, weight.shape);
+        return weight;
       }
-      const a = readTensorFloat32(pair.a);
-      const b = readTensorFloat32(pair.b);
+      const [out, inner] = weight.shape as [number, number];
+      const { a, b, rank } = adapterPair(adapter, name, weight.shape);
       const merged = Float32Array.from(weight.data);
       for (let row = 0; row < out; row++) {
         for (let k = 0; k < rank; k++) {
@@ -87,5 +115,28 @@ export function mergeLora(base: WeightSource, adapter: LoraAdapter): WeightSourc
       }
       return { shape: weight.shape, data: merged };
     },
+    quantized(name) {
+      if (!adapter.pairs.has(name)) return base.quantized?.(name);
+      if (!branched(name)) return undefined; // merged: only the float weight has the adapter
+      const weight = quantsOf(name);
+      if (weight !== undefined) shapes.set(name, [weight.rows, weight.columns]);
+      return weight;
+    },
+    lora(name): LoraBranch | undefined {
+      if (!adapter.pairs.has(name) || !branched(name)) return undefined;
+      const { a, b, rank } = adapterPair(adapter, name, shapes.get(name) ?? base.read(name).shape);
+      return { a, b: b.map((value) => value * adapter.scale), rank };
+    },
   };
+}
+
+/** The adapter's A [r, in] and B [out, r] of `name`, checked against the weight's shape [out, in] and r. */
+function adapterPair(adapter: LoraAdapter, name: string, shape: readonly number[]): { a: Float32Array; b: Float32Array; rank: number } {
+  const pair = adapter.pairs.get(name) as { readonly a: StoredTensor; readonly b: StoredTensor };
+  const [out, inner] = shape as [number, number];
+  const rank = pair.a.shape[0] as number;
+  if (rank !== adapter.rank || pair.a.shape[1] !== inner || pair.b.shape[0] !== out || pair.b.shape[1] !== rank) {
+    throw new ToolbenchError('model.invalid', 2, `${adapter.dir}: the adapter of ${name} has A [${pair.a.shape.join(', ')}] and B [${pair.b.shape.join(', ')}], the weight is [${out}, ${inner}] and r is ${adapter.rank}`);
+  }
+  return { a: readTensorFloat32(pair.a), b: readTensorFloat32(pair.b), rank };
 }

@@ -2,7 +2,8 @@
  * Where a graph builder gets its weights: by Hugging Face tensor name, as float32 values with HF
  * shapes (`[out, in]` for linear layers). Safetensors checkpoints, GGUF files and LoRA-merged
  * weights all present themselves this way; a source of block-quantised weights (GGUF) also
- * offers its linear weights in onnxruntime's MatMulNBits layout.
+ * offers its linear weights in onnxruntime's MatMulNBits layout, and a LoRA source can offer a
+ * linear weight's adapter as a low-rank side branch instead of merging it (lora.ts).
  */
 import { ToolbenchError } from '../util/errors.js';
 import { readTensorFloat32, type StoredTensor } from './safetensors.js';
@@ -32,6 +33,15 @@ export interface QuantizedWeight {
   readonly zeroPoints: Float32Array;
 }
 
+/** A linear layer's LoRA side branch: y = x @ W^T + (x @ A^T) @ B^T. */
+export interface LoraBranch {
+  /** A, [rank, in]. */
+  readonly a: Float32Array;
+  /** B, [out, rank], already times the adapter's scale. */
+  readonly b: Float32Array;
+  readonly rank: number;
+}
+
 export interface WeightSource {
   /** Where the weights come from, for messages. */
   readonly origin: string;
@@ -40,6 +50,8 @@ export interface WeightSource {
   read(name: string): WeightValues;
   /** The weight's own quants repacked for MatMulNBits (not re-quantised), or undefined when only `read` has it. */
   quantized?(name: string): QuantizedWeight | undefined;
+  /** A side branch to add to the linear layer of `name` (whose `read` and `quantized` leave it out), or undefined. */
+  lora?(name: string): LoraBranch | undefined;
 }
 
 export function safetensorsWeights(origin: string, tensors: ReadonlyMap<string, StoredTensor>): WeightSource {

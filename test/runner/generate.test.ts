@@ -1,17 +1,17 @@
 /**
  * Text generation on a tiny random LLaMA (CPU): greedy decoding against the float64 reference's
  * argmax chain, batches against single prompts, stop strings and streaming, seeded sampling,
- * token limits, finish reasons and the errors for prompts that cannot run.
+ * token limits, finish reasons, the errors for prompts that cannot run, and a prompt started from
+ * the cached prefix of another sequence (fused and unfused graphs) against the same from scratch.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CausalLm } from '../../src/runner/causal-lm.js';
-import { generate, type GenerateOptions, type Prompt } from '../../src/runner/generate.js';
+import { CausalLm, sliceCache, type ForwardInput } from '../../src/runner/causal-lm.js';
+import { generate, type CachedSequence, type GenerateOptions, type Prompt } from '../../src/runner/generate.js';
 import { loadLanguageModel, type LanguageModel } from '../../src/runner/language-model.js';
-import { createLocalCompleter } from '../../src/runner/local-completer.js';
 import { sampleToken, seededGenerator } from '../../src/runner/sampling.js';
 import { readCheckpointTensors } from '../../src/runner/safetensors.js';
 import { safetensorsWeights } from '../../src/runner/weights.js';
@@ -57,6 +57,20 @@ function referenceGreedy(prompt: readonly number[], steps: number, endIds: Reado
     sequence.push(best);
   }
   return { tokens, ended: false };
+}
+
+const unpadded = (tokens: readonly number[], from = 0): ForwardInput => ({ ids: [tokens], attentionMask: [Array<number>(from + tokens.length).fill(1)], positionIds: [tokens.map((_, index) => from + index)] });
+
+/** Fails with the tensor, the index and the worst error when any |actual - expected| is over `tolerance`; gives the worst. */
+function assertClose(actual: Float32Array, expected: Float32Array, tolerance: number, label: string): number {
+  assert.equal(actual.length, expected.length, `${label}: lengths`);
+  let [max, at] = [0, 0];
+  for (let index = 0; index < actual.length; index++) {
+    const gap = Math.abs((actual[index] as number) - (expected[index] as number));
+    if (gap > max) [max, at] = [gap, index];
+  }
+  assert.ok(max <= tolerance, `${label}[${at}]: ${actual[at]} vs ${expected[at]}, over tolerance by ${(max - tolerance).toExponential(2)}`);
+  return max;
 }
 
 const usageFailure = (pattern: RegExp) => (error: unknown) => error instanceof ToolbenchError && error.code === 'usage.invalid' && error.exitCode === 2 && pattern.test(error.message);
@@ -241,25 +255,133 @@ describe('limits and finish reasons', () => {
   });
 });
 
-describe('local completer (the toolllama backbone in-process)', () => {
-  test("a prompt keeps its last truncatePromptTokens tokens, and never more than the context holds", async () => {
-    const context = checkpoint.config.max_position_embeddings;
-    const prompt = 'search for hotels in the city and call the api with the name of the city. '.repeat(8);
-    const ids = model.tokenizer.encode(prompt);
-    assert.ok(ids.length > context, `a prompt longer than the context (${ids.length} tokens)`);
-    const completer = createLocalCompleter(checkpoint.dir, { device: 'cpu', threads: 1 });
-    const request = { maxTokens: 6, temperature: 0, seed: 0, stop: [] };
-    try {
-      const truncated = await completer.complete(prompt, { ...request, truncatePromptTokens: 40 });
-      const expected = (await run([ids.slice(-40)], { maxNewTokens: 6 })).generations[0];
-      assert.deepEqual(truncated, { text: expected?.text, promptTokens: 40, completionTokens: expected?.tokens.length, contextTokens: context });
-      // 0 (not sent) or a limit past the context: the last context - 1 tokens, room for one new token
-      for (const truncatePromptTokens of [0, 7168]) {
-        const clipped = await completer.complete(prompt, { ...request, truncatePromptTokens });
-        assert.deepEqual(clipped, { text: (await run([ids.slice(-(context - 1))], { maxNewTokens: 1 })).generations[0]?.text, promptTokens: context - 1, completionTokens: 1, contextTokens: context });
-      }
-    } finally {
-      await completer.close();
+describe('a cached prefix: the prefill runs only the rest of the prompt', () => {
+  /** With and without a cached prefix: the same sums in other kernel blockings (under 1e-6 seen). */
+  const PREFIX_TOLERANCE = 1e-5;
+  /** float16 caches are sliced as bits; a float16 graph's logits may round differently (0 seen on CPU). */
+  const FLOAT16_TOLERANCE = 1e-2;
+  const LONG = 'search for hotels in paris and call the api with the name of the city';
+  const graphs = ['fused', 'unfused'] as const;
+  const models = new Map<string, LanguageModel>();
+  before(async () => {
+    for (const graph of graphs) models.set(graph, await loadLanguageModel(checkpoint.dir, { device: 'cpu', threads: 1, graph }));
+    models.set('fused-fp16', await loadLanguageModel(checkpoint.dir, { device: 'cpu', threads: 1, floatType: 'float16' }));
+  });
+  after(async () => {
+    for (const loaded of models.values()) await loaded.lm.release();
+  });
+  const modelOf = (graph: string): LanguageModel => models.get(graph) ?? assert.fail(`no ${graph} model`);
+  /** The LONG prompt's ids, and a prompt that shares its first 9 ids, then diverges. */
+  const prompts = (tokenizer: LanguageModel['tokenizer']) => {
+    const ids = tokenizer.encode(LONG);
+    const diverging = [...ids.slice(0, 9), ...tokenizer.encode('call the api', { addSpecialTokens: false })];
+    assert.notEqual(diverging[9], ids[9], 'the prompts diverge after 9 tokens');
+    return { ids, diverging };
+  };
+
+  test('sliceCache copies the first positions of each head into new tensors, float32 and float16; batch 1 only', async () => {
+    // [1, 2 heads, 3 positions, 2 dims]: the value is 100 * head + 10 * position + dim
+    const values = Array.from({ length: 12 }, (_, index) => 100 * Math.floor(index / 6) + 10 * Math.floor((index % 6) / 2) + (index % 2));
+    const { Tensor } = await import('onnxruntime-node');
+    for (const tensor of [new Tensor('float32', Float32Array.from(values), [1, 2, 3, 2]), new Tensor('float16', Uint16Array.from(values), [1, 2, 3, 2])]) {
+      const sliced = (await sliceCache(new Map([['past_key_values.0.key', tensor]]), 2)).get('past_key_values.0.key');
+      assert.deepEqual(sliced?.dims, [1, 2, 2, 2]);
+      assert.equal(sliced?.type, tensor.type);
+      assert.deepEqual(Array.from(sliced?.data as ArrayLike<number>), [0, 1, 10, 11, 100, 101, 110, 111]);
+      assert.notEqual((sliced?.data as Uint16Array).buffer, (tensor.data as Uint16Array).buffer, 'a copy');
     }
+    await assert.rejects(sliceCache(new Map([['k', new Tensor('float32', new Float32Array(24), [2, 2, 3, 2])]]), 1), RangeError);
+    await assert.rejects(sliceCache(new Map([['k', new Tensor('float32', new Float32Array(12), [1, 2, 3, 2])]]), 4), RangeError);
+  });
+
+  const logitCases = [['fused, fp32', 'fused', PREFIX_TOLERANCE], ['unfused, fp32', 'unfused', PREFIX_TOLERANCE], ['fused, fp16', 'fused-fp16', FLOAT16_TOLERANCE]] as const;
+  for (const [label, key, tolerance] of logitCases) {
+    test(`${label}: the logits of the rest of a prompt on a cache sliced from another sequence are the one-pass logits (within ${tolerance.toExponential(0)})`, async (t) => {
+      const { lm, tokenizer } = modelOf(key);
+      const { ids, diverging } = prompts(tokenizer);
+      const whole = await lm.forward(unpadded(ids), await lm.emptyCache(1));
+      const vocab = whole.logits.length / ids.length;
+      const other = await lm.forward(unpadded(diverging), await lm.emptyCache(1));
+      let worst = 0;
+      for (const [source, length] of [[whole.cache, ids.length - 1], [whole.cache, 1], [other.cache, 9]] as const) {
+        const rest = await lm.forward(unpadded(ids.slice(length), length), await sliceCache(source, length));
+        worst = Math.max(worst, assertClose(rest.logits, whole.logits.subarray(length * vocab), tolerance, `logits after a prefix of ${length}`));
+      }
+      t.diagnostic(`worst |Δ| ${worst.toExponential(2)}`);
+    });
+  }
+
+  for (const graph of graphs) {
+
+    test(`${graph}, fp32: generate from a cached prefix gives what it gives from scratch: the prompt less one, one token, a diverging prompt, a prompt that goes on from a generation`, async () => {
+      const { lm, tokenizer } = modelOf(graph);
+      const { ids, diverging } = prompts(tokenizer);
+      const from = async (prompt: readonly number[], source?: CachedSequence, length = 0) => {
+        if (source === undefined) return generate(lm, tokenizer, [prompt], { ...GREEDY, maxNewTokens: 8 });
+        assert.deepEqual(source.ids.slice(0, length), prompt.slice(0, length), 'the cache is of the same first tokens');
+        return generate(lm, tokenizer, [prompt], { ...GREEDY, maxNewTokens: 8, prefix: { cache: await sliceCache(source.cache, length), length } });
+      };
+      const scratch = await from(ids);
+      const other = (await from(diverging)).cached;
+      const cases = [[scratch.cached, ids.length - 1, 'the prompt less its last token'], [scratch.cached, 1, 'one token'], [other, 9, 'the 9 tokens before a diverging prompt']] as const;
+      for (const [source, length, label] of cases) {
+        const reused = await from(ids, source, length);
+        assert.deepEqual(reused.generations, scratch.generations, label);
+        assert.equal(reused.timing.prefillTokens, ids.length - length, `${label}: the prefill runs the rest only`);
+        assert.deepEqual(reused.cached?.ids, scratch.cached?.ids, label);
+      }
+      // the next prompt holds the last one and its generation (cached in decode steps), then more
+      const sequence = scratch.cached ?? assert.fail('a single prompt gives its cache back');
+      const next = [...sequence.ids, ...tokenizer.encode(' of the city', { addSpecialTokens: false })];
+      const goesOn = await from(next, sequence, sequence.ids.length);
+      assert.deepEqual(goesOn.generations, (await from(next)).generations);
+      assert.equal(goesOn.timing.prefillTokens, next.length - sequence.ids.length);
+    });
+  }
+
+  test('the cache given back covers the prompt and the tokens fed back: not the last new token (length, stop), nor an end token (eos)', async () => {
+    const { lm, tokenizer } = modelOf('fused');
+    const { ids } = prompts(tokenizer);
+    /** The cache's positions are the ids', and one more token on it gives the one-pass logits. */
+    const assertCovers = async (cached: CachedSequence | undefined, label: string) => {
+      const sequence = cached ?? assert.fail(`${label}: no cache given back`);
+      for (const [name, tensor] of sequence.cache) assert.equal(tensor.dims[2], sequence.ids.length, `${label}: ${name}`);
+      const step = await lm.forward(unpadded([5], sequence.ids.length), sequence.cache);
+      const whole = await lm.forward(unpadded([...sequence.ids, 5]), await lm.emptyCache(1));
+      assertClose(step.logits, whole.logits.subarray(-step.logits.length), PREFIX_TOLERANCE, `${label}: logits`);
+    };
+    const full = await generate(lm, tokenizer, [ids], { ...GREEDY, maxNewTokens: 10 });
+    const [generation] = full.generations;
+    assert.equal(generation?.finishReason, 'length');
+    assert.deepEqual(full.cached?.ids, [...ids, ...(generation?.tokens.slice(0, -1) ?? [])]);
+    await assertCovers(full.cached, 'length');
+
+    const stopped = await generate(lm, tokenizer, [ids], { ...GREEDY, maxNewTokens: 10, stop: [generation?.text.slice(6, 8) ?? ''] });
+    const [cut] = stopped.generations;
+    assert.ok(cut?.finishReason === 'stop' && cut.tokens.length < 10, `stopped early: ${cut?.finishReason}`);
+    assert.deepEqual(stopped.cached?.ids, [...ids, ...cut.tokens.slice(0, -1)]);
+    await assertCovers(stopped.cached, 'stop');
+
+    const end = generation?.tokens[4] as number;
+    const weights = safetensorsWeights(checkpoint.dir, readCheckpointTensors(checkpoint.dir));
+    const ending = await CausalLm.fromWeights({ config: { ...lm.config, eosTokenIds: [end] }, weights }, { device: 'cpu', threads: 1 });
+    try {
+      const ended = await generate(ending, tokenizer, [ids], { ...GREEDY, maxNewTokens: 10 });
+      const [short] = ended.generations;
+      assert.deepEqual([short?.finishReason, short?.tokens], ['eos', generation?.tokens.slice(0, generation.tokens.indexOf(end))]);
+      assert.deepEqual(ended.cached?.ids, [...ids, ...(short?.tokens ?? [])], 'the end token is not fed');
+    } finally {
+      await ending.release();
+    }
+  });
+
+  test('a prefix for a batch, for the whole prompt or in a cache of another length is a bug (RangeError)', async () => {
+    const { lm, tokenizer } = modelOf('fused');
+    const { ids } = prompts(tokenizer);
+    const { cache } = await lm.forward(unpadded(ids.slice(0, 4)), await lm.emptyCache(1));
+    const from = (batch: Prompt[], length: number) => generate(lm, tokenizer, batch, { ...GREEDY, prefix: { cache, length } });
+    await assert.rejects(from([ids, ids], 4), RangeError);
+    await assert.rejects(from([ids.slice(0, 4)], 4), RangeError, 'the last token must run');
+    await assert.rejects(from([ids], 3), RangeError);
   });
 });

@@ -12,6 +12,7 @@ import { loadGgufLlamaWeights } from '../../src/runner/gguf-weights.js';
 import { repackForMatMulNBits } from '../../src/runner/matmul-nbits.js';
 import { buildGgufTokenizer } from '../../src/runner/gguf-tokenizer.js';
 import { encodeGguf, quantise, randomValues, writeGguf, GGML_TYPE_CODES, type QuantType, type WriterTensor, type WriterValue } from '../helpers/gguf-writer.js';
+import { llamaTokenizerMetadata, writeLlamaGguf, type LlamaGgufOptions, type LlamaSize, type WrittenLlamaTensors } from '../helpers/tiny-gguf.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbench-gguf-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -213,109 +214,24 @@ describe('GGUF header', () => {
 
 // ---------------------------------------------------------------- LLaMA checkpoints
 
-const TINY = { hidden: 8, heads: 2, kvHeads: 1, headDim: 4, inner: 12, layers: 2, vocab: 264 };
-
-/** A SentencePiece-style vocabulary: <unk>, <s>, </s>, the 256 byte tokens, then pieces. */
-function llamaVocabulary(pieces: string[]): { tokens: string[]; types: number[]; scores: number[] } {
-  const tokens = ['<unk>', '<s>', '</s>'];
-  for (let byte = 0; byte < 256; byte++) tokens.push(`<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`);
-  tokens.push(...pieces);
-  const types = tokens.map((_, id) => (id === 0 ? 2 : id < 3 ? 3 : id < 259 ? 6 : 1));
-  const scores = tokens.map((_, id) => (id < 259 ? 0 : -(id - 259)));
-  return { tokens, types, scores };
-}
-
-function llamaTokenizerMetadata(pieces: string[], extra: [string, WriterValue][] = []): [string, WriterValue][] {
-  const { tokens, types, scores } = llamaVocabulary(pieces);
-  return [
-    ['tokenizer.ggml.model', str('llama')],
-    ['tokenizer.ggml.tokens', { type: 'ARRAY', elementType: 'STRING', value: tokens }],
-    ['tokenizer.ggml.scores', { type: 'ARRAY', elementType: 'FLOAT32', value: scores }],
-    ['tokenizer.ggml.token_type', { type: 'ARRAY', elementType: 'INT32', value: types }],
-    ['tokenizer.ggml.bos_token_id', u32(1)],
-    ['tokenizer.ggml.eos_token_id', u32(2)],
-    ['tokenizer.ggml.unknown_token_id', u32(0)],
-    ...extra,
-  ];
-}
-
-/** HF rotate-half rows -> llama.cpp interleaved rows, as convert_hf_to_gguf.py `permute` does (rows of stored bytes). */
-function permuteLikeLlamaCpp(bytes: Uint8Array, heads: number, rows: number): Uint8Array {
-  const headDim = rows / heads;
-  const rowBytes = bytes.length / rows;
-  const out = new Uint8Array(bytes.length);
-  // reshape (heads, 2, headDim / 2, row), swap axes 1 and 2, reshape back
-  for (let head = 0; head < heads; head++)
-    for (let half = 0; half < 2; half++)
-      for (let j = 0; j < headDim / 2; j++) {
-        const source = head * headDim + half * (headDim / 2) + j;
-        const target = head * headDim + j * 2 + half;
-        out.set(bytes.subarray(source * rowBytes, (source + 1) * rowBytes), target * rowBytes);
-      }
-  return out;
-}
+const TINY: LlamaSize = { hidden: 8, heads: 2, kvHeads: 1, headDim: 4, inner: 12, layers: 2, vocab: 264 };
 
 interface TinyLlama {
   file: string;
   /** By HF name: shape, the values the stored quants stand for, and the quantised bytes in HF row order. */
-  hf: Map<string, { shape: number[]; data: Float32Array; type: QuantType; bytes: Uint8Array }>;
+  hf: WrittenLlamaTensors;
 }
 
-interface TinyLlamaOptions {
-  size?: typeof TINY;
-  /** The type of every 2-D weight (embeddings included); F32 when not given. */
-  matrixType?: QuantType;
-  tied?: boolean;
-  architecture?: string;
-  extraMetadata?: [string, WriterValue][];
-  extraTensors?: WriterTensor[];
-  typeCode?: (tensor: WriterTensor) => number;
-}
-
-function writeTinyLlama(options: TinyLlamaOptions = {}): TinyLlama {
-  const { hidden, heads, kvHeads, headDim, inner, layers, vocab } = options.size ?? TINY;
-  const hf: TinyLlama['hf'] = new Map();
-  const tensors: WriterTensor[] = [];
+/** A tiny LLaMA of uniform random weights, written as llama.cpp writes it (TINY unless `size` is given). */
+function writeTinyLlama(options: Partial<Omit<LlamaGgufOptions, 'values' | 'tokenizer'>> = {}): TinyLlama {
   let seed = 100;
-  const add = (ggufName: string, hfName: string, shape: number[], permuteHeads?: number) => {
-    const type = shape.length === 2 ? (options.matrixType ?? 'F32') : 'F32';
-    const { bytes, reconstruction } = quantise(randomValues(shape.reduce((a, b) => a * b, 1), seed++), type);
-    hf.set(hfName, { shape, data: reconstruction, type, bytes });
-    const stored = permuteHeads === undefined ? bytes : permuteLikeLlamaCpp(bytes, permuteHeads, shape[0] as number);
-    tensors.push({ name: ggufName, dims: [...shape].reverse(), type, bytes: stored });
-  };
-  add('token_embd.weight', 'model.embed_tokens.weight', [vocab, hidden]);
-  for (let layer = 0; layer < layers; layer++) {
-    const g = `blk.${layer}.`, h = `model.layers.${layer}.`;
-    add(`${g}attn_norm.weight`, `${h}input_layernorm.weight`, [hidden]);
-    add(`${g}attn_q.weight`, `${h}self_attn.q_proj.weight`, [heads * headDim, hidden], heads);
-    add(`${g}attn_k.weight`, `${h}self_attn.k_proj.weight`, [kvHeads * headDim, hidden], kvHeads);
-    add(`${g}attn_v.weight`, `${h}self_attn.v_proj.weight`, [kvHeads * headDim, hidden]);
-    add(`${g}attn_output.weight`, `${h}self_attn.o_proj.weight`, [hidden, heads * headDim]);
-    add(`${g}ffn_norm.weight`, `${h}post_attention_layernorm.weight`, [hidden]);
-    add(`${g}ffn_gate.weight`, `${h}mlp.gate_proj.weight`, [inner, hidden]);
-    add(`${g}ffn_up.weight`, `${h}mlp.up_proj.weight`, [inner, hidden]);
-    add(`${g}ffn_down.weight`, `${h}mlp.down_proj.weight`, [hidden, inner]);
-  }
-  add('output_norm.weight', 'model.norm.weight', [hidden]);
-  if (!options.tied) add('output.weight', 'lm_head.weight', [vocab, hidden]);
-  const arch = options.architecture ?? 'llama';
-  const metadata: [string, WriterValue][] = [
-    ['general.architecture', str(arch)],
-    [`${arch}.context_length`, u32(256)],
-    [`${arch}.embedding_length`, u32(hidden)],
-    [`${arch}.block_count`, u32(layers)],
-    [`${arch}.feed_forward_length`, u32(inner)],
-    [`${arch}.rope.dimension_count`, u32(headDim)],
-    [`${arch}.attention.head_count`, u32(heads)],
-    [`${arch}.attention.head_count_kv`, u32(kvHeads)],
-    [`${arch}.attention.layer_norm_rms_epsilon`, f32(1e-5)],
-    [`${arch}.rope.freq_base`, f32(10000)],
-    ...llamaTokenizerMetadata(['▁', 'a', 'b', 'c', '▁a']),
-    ...(options.extraMetadata ?? []),
-  ];
   const file = scratchFile('tiny-llama');
-  writeGguf(file, { metadata, tensors: [...tensors, ...(options.extraTensors ?? [])], typeCode: options.typeCode });
+  const hf = writeLlamaGguf(file, {
+    size: TINY,
+    values: (_, shape) => randomValues(shape.reduce((a, b) => a * b, 1), seed++),
+    tokenizer: llamaTokenizerMetadata(['▁', 'a', 'b', 'c', '▁a']),
+    ...options,
+  });
   return { file, hf };
 }
 
