@@ -2,12 +2,18 @@
  * A LLaMA-family decoder on onnxruntime: one `forward` over a batch of token rows with the KV
  * cache of the previous call. Built from a Hugging Face checkpoint (or GGUF weights) by our graph
  * builder, or an Optimum-exported model.onnx with the same I/O names.
+ *
+ * Generated graphs keep the cache in the append layout by default (append-kv-cache.ts: buffers the
+ * graph reads in place, to which each step appends only its new positions); an Optimum model.onnx
+ * (and a graph built with `cacheLayout: 'optimum'`) takes and returns the whole cache as tensors.
  */
 import type { Tensor } from 'onnxruntime-common';
 import { ToolbenchError } from '../util/errors.js';
 import { findCheckpoint, readModelConfig } from './checkpoint.js';
+import { AppendKvCache } from './append-kv-cache.js';
 import { halfToFloat32 } from './float16.js';
 import { buildLlamaGraph, type LlamaGraphKind } from './llama-graph.js';
+import type { CacheLayout } from './llama-graph-parts.js';
 import type { FloatType } from './onnx-graph.js';
 import type { LlamaConfig } from './model-config.js';
 import { readCheckpointTensors } from './safetensors.js';
@@ -20,10 +26,29 @@ export interface CausalLmOptions extends SessionSettings {
   readonly graph?: LlamaGraphKind;
   /** Wraps the checkpoint's weights (LoRA merging). */
   readonly adaptWeights?: (weights: WeightSource) => WeightSource;
+  /** The KV-cache I/O of a graph built from weights: `append` unless told. */
+  readonly cacheLayout?: CacheLayout;
 }
 
-/** The present.N.key|value tensors of the last call, fed back as past_key_values. */
-export type KvCache = ReadonlyMap<string, Tensor>;
+/**
+ * The cache of the positions so far: the present.N.key|value tensors of the last call, fed back as
+ * past_key_values (the Optimum layout), or an AppendKvCache (the append layout). Either gives each
+ * layer's key and value as [batch, kvHeads, length, headDim] tensors by `get` and iteration (the
+ * append cache copies them out).
+ */
+export type KvCache = ReadonlyMap<string, Tensor> | AppendKvCache;
+
+/** Positions in a cache. */
+export function cacheLength(cache: KvCache): number {
+  if (cache instanceof AppendKvCache) return cache.length;
+  return (cache.get('past_key_values.0.key')?.dims[2] as number | undefined) ?? 0;
+}
+
+/** Rows of a cache. */
+export function cacheBatch(cache: KvCache): number {
+  if (cache instanceof AppendKvCache) return cache.batch;
+  return (cache.get('past_key_values.0.key')?.dims[0] as number | undefined) ?? 0;
+}
 
 export interface ForwardInput {
   /** [batch][sequence] token ids: the new tokens only when a cache is given. */
@@ -55,6 +80,7 @@ export class CausalLm {
     readonly floatType: FloatType,
     /** Bytes of weights read per decoding step (for the bandwidth bound); 0 when unknown. */
     readonly weightBytes: number,
+    readonly cacheLayout: CacheLayout,
     /** Some Optimum exports compute positions from the attention mask and take none. */
     private readonly takesPositionIds = true,
   ) {}
@@ -70,7 +96,7 @@ export class CausalLm {
       }
       const pastType = opened.session.inputMetadata.find((meta) => meta.name === 'past_key_values.0.key');
       const floatType: FloatType = pastType?.isTensor === true && pastType.type === 'float16' ? 'float16' : 'float32';
-      return new CausalLm(config, opened.session, opened.device, opened.fallbacks, floatType, 0, inputs.has('position_ids'));
+      return new CausalLm(config, opened.session, opened.device, opened.fallbacks, floatType, 0, 'optimum', inputs.has('position_ids'));
     }
     if (layout.format === 'gguf') {
       const { loadGgufLlamaWeights } = await import('./gguf-weights.js');
@@ -83,14 +109,19 @@ export class CausalLm {
   static async fromWeights(loaded: LoadedWeights, options: CausalLmOptions): Promise<CausalLm> {
     const floatType = options.floatType ?? 'float32';
     const weights = options.adaptWeights?.(loaded.weights) ?? loaded.weights;
-    const built = buildLlamaGraph(loaded.config, weights, { floatType, ...(options.graph !== undefined ? { graph: options.graph } : {}) });
+    const cacheLayout = options.cacheLayout ?? 'append';
+    const built = buildLlamaGraph(loaded.config, weights, { floatType, cacheLayout, ...(options.graph !== undefined ? { graph: options.graph } : {}) });
     const opened = await openSession(built, options);
-    return new CausalLm(loaded.config, opened.session, opened.device, opened.fallbacks, floatType, built.weightBytes);
+    return new CausalLm(loaded.config, opened.session, opened.device, opened.fallbacks, floatType, built.weightBytes, cacheLayout);
   }
 
-  /** An empty cache for `batch` rows (the first call). */
-  async emptyCache(batch: number): Promise<KvCache> {
+  /** An empty cache for `batch` rows (the first call); an append cache has room for `capacity` positions before it grows. */
+  async emptyCache(batch: number, capacity = 64): Promise<KvCache> {
     const ort = await loadOrt();
+    if (this.cacheLayout === 'append') {
+      const { layers, kvHeads, headDim } = this.config;
+      return AppendKvCache.empty(ort, { layers, batch, kvHeads, headDim, floatType: this.floatType }, capacity);
+    }
     const cache = new Map<string, Tensor>();
     const dims = [batch, this.config.kvHeads, 0, this.config.headDim];
     for (let layer = 0; layer < this.config.layers; layer++) {
@@ -117,11 +148,18 @@ export class CausalLm {
       attention_mask: int64(input.attentionMask),
     };
     if (this.takesPositionIds) feeds['position_ids'] = int64(input.positionIds);
-    for (const [name, tensor] of cache) feeds[name] = tensor;
+    if ((cache instanceof AppendKvCache) !== (this.cacheLayout === 'append')) throw new RangeError(`a cache of the wrong layout for this model (${this.cacheLayout})`);
+    if (cache instanceof AppendKvCache) Object.assign(feeds, cache.feeds());
+    else for (const [name, tensor] of cache) feeds[name] = tensor;
     const outputs = await this.session.run(feeds);
-    const next = new Map<string, Tensor>();
-    for (let layer = 0; layer < this.config.layers; layer++) {
-      for (const kind of ['key', 'value']) next.set(`past_key_values.${layer}.${kind}`, outputs[`present.${layer}.${kind}`] as Tensor);
+    let next: KvCache;
+    if (cache instanceof AppendKvCache) next = cache.appended(outputs, sequence);
+    else {
+      const tensors = new Map<string, Tensor>();
+      for (let layer = 0; layer < this.config.layers; layer++) {
+        for (const kind of ['key', 'value']) tensors.set(`past_key_values.${layer}.${kind}`, outputs[`present.${layer}.${kind}`] as Tensor);
+      }
+      next = tensors;
     }
     const logits = outputs['logits'] as Tensor;
     if (logits.dims[0] !== batch || logits.dims[1] !== sequence) throw new ToolbenchError('runner.failed', 1, `the model returned logits of shape [${logits.dims.join(', ')}] for ${batch}×${sequence} tokens`);
@@ -136,11 +174,17 @@ export class CausalLm {
 }
 
 /**
- * The first `length` positions of a batch-1 cache, copied into new tensors: a prefix of a cached
- * sequence to start another sequence from. The keys carry RoPE at their absolute positions, so
- * the prefix is only valid for a sequence that begins with the same `length` tokens.
+ * The first `length` positions of a batch-1 cache: a prefix of a cached sequence to start another
+ * sequence from. The keys carry RoPE at their absolute positions, so the prefix is only valid for
+ * a sequence that begins with the same `length` tokens. Optimum tensors are copied into new ones;
+ * an append cache gives a view, which the first step on it copies if the positions after it are
+ * still another cache's (AppendKvCache, copy on reuse).
  */
 export async function sliceCache(cache: KvCache, length: number): Promise<KvCache> {
+  if (cache instanceof AppendKvCache) {
+    if (cache.batch !== 1) throw new RangeError(`cannot take the first ${length} positions of a cache of ${cache.batch} rows (batch 1 only)`);
+    return cache.truncated(length);
+  }
   const ort = await loadOrt();
   const sliced = new Map<string, Tensor>();
   for (const [name, tensor] of cache) {

@@ -8,7 +8,7 @@
  * the rest, and gives back the cache it ends with (`cached`) for the next prompt to start from.
  */
 import { ToolbenchError } from '../util/errors.js';
-import type { CausalLm, KvCache } from './causal-lm.js';
+import { cacheBatch, cacheLength, type CausalLm, type KvCache } from './causal-lm.js';
 import { sampleToken, seededGenerator, type SamplingSettings } from './sampling.js';
 import type { TextTokenizer } from './tokenizer.js';
 
@@ -103,7 +103,7 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
     let seen = -1;
     return row.map((value) => (value === 1 ? ++seen : 1)).slice(reused);
   });
-  let cache: KvCache = options.prefix?.cache ?? (await lm.emptyCache(prompts.length));
+  let cache: KvCache = options.prefix?.cache ?? (await lm.emptyCache(prompts.length, longest + maxNewTokens));
   let ids: number[][] = encoded.ids.map((row) => row.slice(reused));
   const fed = prompts.length === 1 ? (encoded.ids[0] ?? []).slice(0, reused) : undefined;
   const prefillTokens = maxNewTokens > 0 ? (ids[0]?.length ?? 0) : 0;
@@ -156,8 +156,8 @@ function prefixLength(prefix: CachedSequencePrefix | undefined, ids: readonly (r
   if (!Number.isInteger(prefix.length) || prefix.length < 0 || prefix.length >= promptLength) {
     throw new RangeError(`a cached prefix of ${prefix.length} tokens for a prompt of ${promptLength}: at least the prompt's last token must run`);
   }
-  for (const [name, tensor] of prefix.cache) {
-    if (tensor.dims[0] !== 1 || tensor.dims[2] !== prefix.length) throw new RangeError(`${name}: a cache of shape [${tensor.dims.join(', ')}] for a prefix of ${prefix.length} tokens`);
+  if (cacheBatch(prefix.cache) !== 1 || cacheLength(prefix.cache) !== prefix.length) {
+    throw new RangeError(`a cache of ${cacheBatch(prefix.cache)} rows and ${cacheLength(prefix.cache)} positions for a prefix of ${prefix.length} tokens`);
   }
   return prefix.length;
 }

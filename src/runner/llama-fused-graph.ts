@@ -29,15 +29,15 @@
 import { ToolbenchError } from '../util/errors.js';
 import { DataType } from './onnx-proto.js';
 import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-graph.js';
-import { addLoraBranch, attendedKeys, declareLlamaIo, headWeightName, ropeTables } from './llama-graph-parts.js';
+import { addLoraBranch, attendedKeys, declareLlamaIo, headWeightName, ropeTables, type CacheLayout } from './llama-graph-parts.js';
 import { hasDefaultZeroPoints } from './matmul-nbits.js';
 import type { LlamaConfig } from './model-config.js';
 import { readChecked, type QuantizedWeight, type WeightSource } from './weights.js';
 
-export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floatType: FloatType): BuiltModel {
+export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floatType: FloatType, cacheLayout: CacheLayout = 'optimum'): BuiltModel {
   const g = new GraphBuilder('llama', floatType);
   const { heads, kvHeads, headDim, hiddenSize, intermediateSize } = config;
-  const io = declareLlamaIo(g, config);
+  const io = declareLlamaIo(g, config, cacheLayout);
   const weight = (name: string, shape: number[]): string => g.weight(name, shape, readChecked(weights, name, shape));
   const transposed = (name: string): string => g.op('Transpose', [name], { perm: attr.ints([1, 0]) });
   /** x @ W^T for an HF [out, in] weight: on its quants where the source has them in a form ORT takes; plus its LoRA branch if any. */
@@ -74,8 +74,15 @@ export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource,
     const key = rotate(linear(normed, `${prefix}self_attn.k_proj.weight`, kvHeads * headDim, hiddenSize), kvHeads);
     const value = linear(normed, `${prefix}self_attn.v_proj.weight`, kvHeads * headDim, hiddenSize);
     const [context] = g.opOutputs('Attention', [query, key, value, attended, pastKey, pastValue], { q_num_heads: attr.int(heads), kv_num_heads: attr.int(kvHeads), softmax_precision: attr.int(DataType.FLOAT) }, {
-      names: [`attention_${layer}`, `present.${layer}.key`, `present.${layer}.value`],
+      // the append layout leaves present unused, but the CPU kernel wants it with a past
+      names: cacheLayout === 'optimum' ? [`attention_${layer}`, `present.${layer}.key`, `present.${layer}.value`] : [`attention_${layer}`, `present_unused.${layer}.key`, `present_unused.${layer}.value`],
     });
+    if (cacheLayout === 'append') {
+      // [batch, seq, kvHeads * headDim] -> [seq, batch, kvHeads, headDim]
+      for (const [kind, x] of [['key', key], ['value', value]] as const) {
+        g.op('Transpose', [g.op('Reshape', [x, g.ints([0, 0, kvHeads, headDim])])], { perm: attr.ints([1, 0, 2, 3]) }, { names: [`new.${layer}.${kind}`] });
+      }
+    }
     const [normed2, afterAttention] = addAndNorm(hidden, linear(context as string, `${prefix}self_attn.o_proj.weight`, hiddenSize, heads * headDim), `${prefix}post_attention_layernorm.weight`);
     hidden = afterAttention;
     const gate = linear(normed2, `${prefix}mlp.gate_proj.weight`, intermediateSize, hiddenSize);

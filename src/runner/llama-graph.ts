@@ -2,7 +2,9 @@
  * The ONNX graph of a LLaMA-family decoder (Hugging Face `LlamaForCausalLM` semantics), with
  * Optimum's KV-cache I/O: `input_ids`, `attention_mask`, `position_ids`,
  * `past_key_values.N.key|value` in, `logits` and `present.N.key|value` out. GQA, RoPE (linear or
- * llama3 scaling), RMSNorm, SwiGLU, tied or untied output embeddings.
+ * llama3 scaling), RMSNorm, SwiGLU, tied or untied output embeddings. With `cacheLayout: 'append'`
+ * the cache goes in time-major and only the new positions come out (llama-graph-parts.ts
+ * CacheLayout); CausalLm builds that one, Optimum's stays the default here, for export.
  *
  * Two graphs with that contract: `unfused` (here) has standard opset-17 operators only, and is
  * the reference the other is tested against; `fused` (llama-fused-graph.ts) uses onnxruntime's
@@ -13,7 +15,7 @@ import { DataType } from './onnx-proto.js';
 import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-graph.js';
 import type { LlamaConfig } from './model-config.js';
 import { buildFusedLlamaGraph } from './llama-fused-graph.js';
-import { addLoraBranch, attendedKeys, declareLlamaIo, headWeightName, ropeTables } from './llama-graph-parts.js';
+import { addLoraBranch, attendedKeys, declareLlamaIo, emitNewPositions, headWeightName, ropeTables, type CacheLayout } from './llama-graph-parts.js';
 import { readChecked, type WeightSource } from './weights.js';
 
 export type LlamaGraphKind = 'fused' | 'unfused';
@@ -29,17 +31,20 @@ export const DEFAULT_LLAMA_GRAPH: LlamaGraphKind = 'fused';
 export interface LlamaGraphOptions {
   readonly floatType: FloatType;
   readonly graph?: LlamaGraphKind;
+  /** The KV-cache I/O (llama-graph-parts.ts): Optimum's names by default, for export. */
+  readonly cacheLayout?: CacheLayout;
 }
 
 export function buildLlamaGraph(config: LlamaConfig, weights: WeightSource, options: LlamaGraphOptions): BuiltModel {
-  return (options.graph ?? DEFAULT_LLAMA_GRAPH) === 'fused' ? buildFusedLlamaGraph(config, weights, options.floatType) : buildUnfusedLlamaGraph(config, weights, options.floatType);
+  const cacheLayout = options.cacheLayout ?? 'optimum';
+  return (options.graph ?? DEFAULT_LLAMA_GRAPH) === 'fused' ? buildFusedLlamaGraph(config, weights, options.floatType, cacheLayout) : buildUnfusedLlamaGraph(config, weights, options.floatType, cacheLayout);
 }
 
-function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floatType: FloatType): BuiltModel {
+function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floatType: FloatType, cacheLayout: CacheLayout): BuiltModel {
   const g = new GraphBuilder('llama', floatType);
   const float = g.floatDataType;
   const { heads, kvHeads, headDim, hiddenSize } = config;
-  const io = declareLlamaIo(g, config);
+  const io = declareLlamaIo(g, config, cacheLayout);
   const { inputIds, positionIds } = io;
   const ints = (values: number[]): string => g.ints(values);
   const toFloat32 = (x: string): string => (floatType === 'float32' ? x : g.op('Cast', [x], { to: attr.int(DataType.FLOAT) }));
@@ -86,8 +91,13 @@ function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floa
     const query = rotate(splitHeads(linear(normed, `${prefix}self_attn.q_proj.weight`, heads * headDim, hiddenSize), heads));
     const key = rotate(splitHeads(linear(normed, `${prefix}self_attn.k_proj.weight`, kvHeads * headDim, hiddenSize), kvHeads));
     const value = splitHeads(linear(normed, `${prefix}self_attn.v_proj.weight`, kvHeads * headDim, hiddenSize), kvHeads);
-    const presentKey = g.op('Concat', [pastKey, key], { axis: attr.int(2) }, { names: [`present.${layer}.key`] });
-    const presentValue = g.op('Concat', [pastValue, value], { axis: attr.int(2) }, { names: [`present.${layer}.value`] });
+    const optimum = cacheLayout === 'optimum';
+    const presentKey = g.op('Concat', [pastKey, key], { axis: attr.int(2) }, optimum ? { names: [`present.${layer}.key`] } : {});
+    const presentValue = g.op('Concat', [pastValue, value], { axis: attr.int(2) }, optimum ? { names: [`present.${layer}.value`] } : {});
+    if (!optimum) {
+      emitNewPositions(g, layer, 'key', key);
+      emitNewPositions(g, layer, 'value', value);
+    }
     const keysT = g.op('Transpose', [shareKv(presentKey)], { perm: attr.ints([0, 1, 3, 2]) });
     const scores = g.op('Add', [toFloat32(g.op('Mul', [g.op('MatMul', [query, keysT]), scale])), bias]);
     const probabilities = fromFloat32(g.op('Softmax', [scores], { axis: attr.int(-1) }));

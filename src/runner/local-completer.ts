@@ -8,6 +8,9 @@
  * then the history), so the last request's tokens and KV cache are kept (one entry) and the next
  * request prefills only what follows their longest common prefix. The comparison is on the ids
  * after truncation: a prompt cut at the front shifts every token and shares little or nothing.
+ * With a generated graph's append cache the kept prefix is a view of the previous cache, not a
+ * copy; the first step of the next request copies it once if it is shorter than the previous
+ * cache (AppendKvCache: copy on reuse), so the kept cache is never overwritten.
  */
 import { sliceCache, type CausalLmOptions } from './causal-lm.js';
 import { findCheckpoint } from './checkpoint.js';
