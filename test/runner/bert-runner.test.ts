@@ -1,7 +1,8 @@
 /**
  * Sentence embeddings from the BERT graph (CPU) against the float64 reference
  * (test/helpers/reference-bert.ts) on tiny random sentence-transformers checkpoints: padded
- * batches, the `bert.` prefix, CLS pooling, normalisation only with a Normalize module, truncation.
+ * batches, the `bert.` prefix, CLS pooling, normalisation only with a Normalize module, truncation;
+ * and the fused graph (com.microsoft operators, the default) against the standard-op one.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,8 +26,8 @@ const TEXTS = ['hotels', 'search for hotels in the city', 'the weather in paris 
 
 const writeJson = (file: string, value: unknown) => writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 
-async function embed(dir: string, texts: readonly string[], batchSize?: number): Promise<{ embeddings: Float32Array[]; encoder: SentenceEncoder }> {
-  const encoder = await SentenceEncoder.load(dir, { device: 'cpu', threads: 1 });
+async function embed(dir: string, texts: readonly string[], batchSize?: number, graph?: 'fused' | 'unfused'): Promise<{ embeddings: Float32Array[]; encoder: SentenceEncoder }> {
+  const encoder = await SentenceEncoder.load(dir, { device: 'cpu', threads: 1, ...(graph !== undefined ? { graph } : {}) });
   try {
     return { embeddings: await encoder.embed(texts, batchSize), encoder };
   } finally {
@@ -143,6 +144,33 @@ describe('BERT sentence embeddings against the float64 reference (fp32, ≤ 1e-5
     const { embeddings, encoder } = await embed(checkpoint.dir, [text]);
     assert.equal(encoder.maxLength, 6);
     assert.ok(maxDifference(embeddings[0] as Float32Array, bertReferenceEmbedding(checkpoint.weights, checkpoint.config, truncated)) <= TOLERANCE);
+  });
+
+  test('the standard-op graph gives its reference embeddings, and the fused graph the same ones (mean and CLS pooling)', async () => {
+    const checkpoint = bert({ seed: 59, bertPrefix: true });
+    const unfused = (await embed(checkpoint.dir, TEXTS, undefined, 'unfused')).embeddings;
+    const fused = (await embed(checkpoint.dir, TEXTS, undefined, 'fused')).embeddings;
+    for (const [index, text] of TEXTS.entries()) {
+      const reference = bertReferenceEmbedding(checkpoint.weights, checkpoint.config, idsOf(checkpoint, text));
+      assert.ok(maxDifference(unfused[index] as Float32Array, reference) <= TOLERANCE, `unfused, ${text}`);
+      assert.ok(maxDifference(fused[index] as Float32Array, unfused[index] as Float32Array) <= TOLERANCE, `fused, ${text}`);
+    }
+    writeJson(join(checkpoint.dir, '1_Pooling', 'config.json'), { word_embedding_dimension: 32, pooling_mode_cls_token: true, pooling_mode_mean_tokens: false, pooling_mode_max_tokens: false });
+    dropNormalize(checkpoint.dir);
+    const clsUnfused = (await embed(checkpoint.dir, TEXTS, 3, 'unfused')).embeddings;
+    const clsFused = (await embed(checkpoint.dir, TEXTS, 3, 'fused')).embeddings;
+    for (const [index, text] of TEXTS.entries()) assert.ok(maxDifference(clsFused[index] as Float32Array, clsUnfused[index] as Float32Array) <= TOLERANCE, `CLS, ${text}`);
+  });
+
+  test('texts are batched longest first, and their embeddings come back in their order', async () => {
+    const checkpoint = bert({ seed: 60 });
+    const texts = [...TEXTS, 'hotels', ...TEXTS.slice().reverse()];
+    const { embeddings } = await embed(checkpoint.dir, texts, 3);
+    assert.equal(embeddings.length, texts.length);
+    for (const [index, text] of texts.entries()) {
+      const difference = maxDifference(embeddings[index] as Float32Array, bertReferenceEmbedding(checkpoint.weights, checkpoint.config, idsOf(checkpoint, text)));
+      assert.ok(difference <= TOLERANCE, `${index} ${text}: max |Δ| ${difference}`);
+    }
   });
 
   test('a decoder checkpoint is refused with the command to use instead', async () => {
