@@ -19,17 +19,6 @@ import { buildGgufTokenizer, type GgufTokenizer } from './gguf-tokenizer.js';
 import { canRepackForMatMulNBits, repackForMatMulNBits, reorderQuantizedRows } from './matmul-nbits.js';
 import type { QuantizedWeight } from './weights.js';
 
-export interface HfTensor {
-  readonly shape: number[];
-  readonly data: Float32Array;
-}
-
-export interface GgufLlamaCheckpoint {
-  readonly config: Record<string, unknown>;
-  readonly tensors: Map<string, HfTensor>;
-  readonly tokenizer: GgufTokenizer;
-}
-
 /** GGUF tensor names inside `blk.N.` -> transformers names inside `model.layers.N.`. */
 const LAYER_TENSORS: Readonly<Record<string, string>> = {
   'attn_norm.weight': 'input_layernorm.weight',
@@ -252,16 +241,4 @@ export function readGgufLlamaQuantized(model: GgufLlamaFile, tensor: GgufLlamaTe
   const [rows, columns] = shape as [number, number];
   const weight = repackForMatMulNBits(stored.type, readGgufTensorBytes(model.gguf, stored), rows, columns);
   return weight === undefined || interleavedHeads === undefined ? weight : reorderQuantizedRows(weight, llamaCppRowOrder(rows, interleavedHeads));
-}
-
-/**
- * Reads a LLaMA-family GGUF file into a Hugging Face-style checkpoint, dequantising every tensor
- * to float32 (one tensor's bytes in memory at a time besides the results). Throws as
- * `openGgufLlama` does.
- */
-export function loadGgufLlama(file: string): GgufLlamaCheckpoint {
-  const model = openGgufLlama(file);
-  const tensors = new Map<string, HfTensor>();
-  for (const [name, tensor] of model.tensors) tensors.set(name, { shape: [...tensor.shape], data: readGgufLlamaTensor(model, tensor) });
-  return { config: model.config, tensors, tokenizer: model.tokenizer };
 }

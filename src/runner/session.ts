@@ -5,6 +5,7 @@
  */
 import { ToolbenchError } from '../util/errors.js';
 import type { BuiltModel } from './onnx-graph.js';
+import { firstLine } from './host-programs.js';
 import { cudaProviderInstalled } from './providers.js';
 
 export type DeviceRequest = 'auto' | 'cuda' | 'webgpu' | 'cpu';
@@ -69,8 +70,4 @@ export async function openSession(model: BuiltModel | string, settings: SessionS
     }
   }
   throw new ToolbenchError('runner.failed', 1, `no execution provider could load the model: ${fallbacks.join('; ')}`);
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0]?.slice(0, 300) ?? '';
 }

