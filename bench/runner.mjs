@@ -4,6 +4,13 @@
 // float32), and sentences/s for all-MiniLM-L6-v2. Each model and graph runs in its own process so
 // its peak RSS is its own. `ratios` divides the runner's figures by the reference's.
 //
+// Where a WebGPU adapter answers the probe, a random model with a large KV cache for its size (8
+// layers of 4 key/value heads, hidden 128; 512-token prompts) runs on WebGPU twice: with its KV
+// cache kept in GPU buffers between steps and with the cache copied to the host and back every
+// step (`webgpu_cache_on_device` divides the first's decode speed by the second's). On Mesa's
+// llvmpipe (scripts/vulkan-llvmpipe.sh) the "GPU" is this CPU: those figures check that the path
+// works and what the copies cost in memory traffic, not GPU speed.
+//
 //   node --import tsx bench/runner.mjs         (BENCH_PROMPT_TOKENS, BENCH_NEW_TOKENS)
 //
 // The real models come from PyPI packages unpacked by `node scripts/fetch-test-models.mjs` into
@@ -25,10 +32,11 @@ const SMOLLM = join(MODELS, 'smollm2', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const MINILM = join(MODELS, 'minilm');
 const round = (value, digits = 1) => Number(value.toFixed(digits));
 
-/** Prefill `batch` rows of PROMPT_TOKENS, then NEW_TOKENS greedy steps, straight on the forward pass. */
-async function decodeFigures(lm, vocabSize, batch) {
+/** Prefill `batch` rows of `promptTokens`, then NEW_TOKENS greedy steps, straight on the forward pass. */
+async function decodeFigures(lm, vocabSize, batch, promptTokens) {
   const { argmax } = await import('../src/runner/sampling.ts');
-  const rows = Array.from({ length: batch }, (_, row) => Array.from({ length: PROMPT_TOKENS }, (_, index) => 1 + ((row * 7919 + index * 104729) % (vocabSize - 1))));
+  const { releaseCache } = await import('../src/runner/causal-lm.ts');
+  const rows = Array.from({ length: batch }, (_, row) => Array.from({ length: promptTokens }, (_, index) => 1 + ((row * 7919 + index * 104729) % (vocabSize - 1))));
   let mask = rows.map((row) => row.map(() => 1));
   const started = performance.now();
   let output = await lm.forward({ ids: rows, attentionMask: mask, positionIds: rows.map((row) => row.map((_, index) => index)) }, await lm.emptyCache(batch));
@@ -39,20 +47,24 @@ async function decodeFigures(lm, vocabSize, batch) {
   const decodeStarted = performance.now();
   for (let step = 1; step < NEW_TOKENS; step++) {
     mask = mask.map((row) => [...row, 1]);
-    output = await lm.forward({ ids: next.map((token) => [token]), attentionMask: mask, positionIds: rows.map(() => [mask[0].length - 1]) }, output.cache);
+    const previous = output.cache;
+    output = await lm.forward({ ids: next.map((token) => [token]), attentionMask: mask, positionIds: rows.map(() => [mask[0].length - 1]) }, previous);
+    // a cache in GPU buffers is freed when done with, as generate() does
+    releaseCache(previous);
     next = pick();
   }
   const decodeMs = performance.now() - decodeStarted;
+  releaseCache(output.cache);
   return {
     batch,
-    prefill_tokens_per_s: round((batch * PROMPT_TOKENS) / (prefillMs / 1000)),
+    prefill_tokens_per_s: round((batch * promptTokens) / (prefillMs / 1000)),
     time_to_first_token_ms: round(firstTokenMs),
     decode_tokens_per_s: round((batch * (NEW_TOKENS - 1)) / (decodeMs / 1000)),
   };
 }
 
 /** One model, measured in this process (the child). */
-async function child(kind, path, graph) {
+async function child(kind, path, graph, device = 'cpu', cacheOnDevice = true) {
   const started = performance.now();
   if (kind === 'minilm') {
     const { SentenceEncoder } = await import('../src/runner/sentence-encoder.ts');
@@ -66,11 +78,16 @@ async function child(kind, path, graph) {
     return { load_ms: round(loadMs), sentences: sentences.length, sentences_per_s: round(sentences.length / seconds), peak_rss_mb: round(process.resourceUsage().maxRSS / 1024) };
   }
   let lm;
-  if (kind === 'tiny') {
+  const cacheHeavy = kind === 'tiny-kv';
+  if (kind === 'tiny' || cacheHeavy) {
     const { writeTinyLlama } = await import('../test/helpers/tiny-checkpoint.ts');
     const { CausalLm } = await import('../src/runner/causal-lm.ts');
-    writeTinyLlama(path, { seed: 7, vocabSize: 512, hiddenSize: 64, intermediateSize: 172, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512 });
-    lm = await CausalLm.load(path, { device: 'cpu', graph });
+    const shape = cacheHeavy
+      ? { hiddenSize: 128, intermediateSize: 256, numHiddenLayers: 8, numAttentionHeads: 4, numKeyValueHeads: 4, maxPositionEmbeddings: 1024 }
+      : { hiddenSize: 64, intermediateSize: 172, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512 };
+    writeTinyLlama(path, { seed: 7, vocabSize: 512, ...shape });
+    lm = await CausalLm.load(path, { device, graph, cacheOnDevice });
+    if (lm.device !== device) throw new Error(`asked for ${device}, ran on ${lm.device}: ${lm.fallbacks.join('; ')}`);
   } else {
     const { loadLanguageModel } = await import('../src/runner/language-model.ts');
     lm = (await loadLanguageModel(path, { device: 'cpu', graph })).lm;
@@ -78,8 +95,21 @@ async function child(kind, path, graph) {
   const loadMs = performance.now() - started;
   const vocabSize = lm.config.vocabSize;
   const figures = [];
-  for (const batch of [1, 8]) figures.push(await decodeFigures(lm, vocabSize, batch));
-  return { graph, load_ms: round(loadMs), weight_mb: round(lm.weightBytes / 2 ** 20), prompt_tokens: PROMPT_TOKENS, new_tokens: NEW_TOKENS, runs: figures, peak_rss_mb: round(process.resourceUsage().maxRSS / 1024) };
+  const promptTokens = cacheHeavy ? 512 : PROMPT_TOKENS;
+  for (const batch of [1, 8]) figures.push(await decodeFigures(lm, vocabSize, batch, promptTokens));
+  const { layers, kvHeads, headDim } = lm.config;
+  const cacheMb = (batch) => round((layers * 2 * batch * kvHeads * (promptTokens + NEW_TOKENS) * headDim * (lm.floatType === 'float16' ? 2 : 4)) / 2 ** 20);
+  return {
+    graph,
+    device: lm.device,
+    ...(lm.device === 'webgpu' ? { cache_on_device: lm.cacheOnDevice, cache_mb_at_end_b8: cacheMb(8) } : {}),
+    load_ms: round(loadMs),
+    weight_mb: round(lm.weightBytes / 2 ** 20),
+    prompt_tokens: promptTokens,
+    new_tokens: NEW_TOKENS,
+    runs: figures,
+    peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
+  };
 }
 
 /** transformers / sentence-transformers on the same model, or why not. */
@@ -110,6 +140,11 @@ function ratios(report) {
       out[`${ours}_prefill_b${run.batch}`] = round(run.prefill_tokens_per_s / match.prefill_tokens_per_s, 2);
     }
   }
+  for (const batch of [1, 8]) {
+    const kept = report.tiny_llama_webgpu?.runs?.find((run) => run.batch === batch);
+    const copied = report.tiny_llama_webgpu_cache_copied?.runs?.find((run) => run.batch === batch);
+    if (kept !== undefined && copied !== undefined) out[`webgpu_cache_on_device_decode_b${batch}`] = round(kept.decode_tokens_per_s / copied.decode_tokens_per_s, 2);
+  }
   if (report.minilm?.sentences_per_s !== undefined && report.minilm_reference?.sentences_per_s !== undefined) {
     out.minilm_sentences = round(report.minilm.sentences_per_s / report.minilm_reference.sentences_per_s, 2);
   }
@@ -117,21 +152,27 @@ function ratios(report) {
 }
 
 if (process.argv[2] === '--child') {
-  const result = await child(process.argv[3], process.argv[4], process.argv[5]);
+  const result = await child(process.argv[3], process.argv[4], process.argv[5], process.argv[6], process.argv[7] !== 'copied');
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'bench-runner-'));
 try {
-  const measure = (kind, path, graph = 'fused') => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/runner.mjs', '--child', kind, path, graph], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const measure = (kind, path, graph = 'fused', device = 'cpu', cache = 'kept') => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/runner.mjs', '--child', kind, path, graph, device, cache], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (run.status !== 0) return { failed: run.stderr.trim().split('\n').slice(-5).join(' | ') };
     return JSON.parse(run.stdout.trim().split('\n').pop());
   };
   const tinyDir = join(scratch, 'tiny');
   const report = { machine: { cpus: (await import('node:os')).availableParallelism(), node: process.versions.node }, tiny_llama: measure('tiny', tinyDir) };
   report.tiny_llama_reference = reference('llama', tinyDir);
+  const { probeProvider } = await import('../src/runner/provider-probe.ts');
+  const webgpu = await probeProvider('webgpu');
+  if (webgpu.ok) {
+    report.tiny_llama_webgpu = measure('tiny-kv', join(scratch, 'tiny-kv-webgpu'), 'fused', 'webgpu');
+    report.tiny_llama_webgpu_cache_copied = measure('tiny-kv', join(scratch, 'tiny-kv-webgpu-copied'), 'fused', 'webgpu', 'copied');
+  } else report.tiny_llama_webgpu = { skipped: `no WebGPU adapter: ${webgpu.error}` };
   if (existsSync(SMOLLM)) {
     report.smollm2_135m_q4_1 = measure('gguf', SMOLLM);
     report.smollm2_135m_q4_1_unfused = measure('gguf', SMOLLM, 'unfused');

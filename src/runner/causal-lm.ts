@@ -3,18 +3,27 @@
  * cache of the previous call. Built from a Hugging Face checkpoint (or GGUF weights) by our graph
  * builder, or an Optimum-exported model.onnx with the same I/O names.
  *
- * Generated graphs keep the cache in the append layout by default (append-kv-cache.ts: buffers the
- * graph reads in place, to which each step appends only its new positions); an Optimum model.onnx
- * (and a graph built with `cacheLayout: 'optimum'`) takes and returns the whole cache as tensors.
+ * Where the cache lives depends on the device:
+ * - CPU and CUDA, generated graphs: the append layout (append-kv-cache.ts: buffers the graph reads
+ *   in place, to which each step appends only its new positions).
+ * - WebGPU: the Optimum layout, its tensors left in GPU buffers between steps (device-kv-cache.ts),
+ *   for generated graphs and Optimum exports alike; the graph's attention in standard operators,
+ *   which that provider has (llama-fused-graph.ts FusedAttention).
+ * - An Optimum model.onnx elsewhere (and a graph built with `cacheLayout: 'optimum'`) takes and
+ *   returns the whole cache as host tensors.
+ * onnxruntime-node binds outputs on the device for WebGPU only: with CUDA every output comes back
+ * to the host, which the append layout keeps to the new positions.
  */
 import type { Tensor } from 'onnxruntime-common';
 import { ToolbenchError } from '../util/errors.js';
 import { findCheckpoint, readModelConfig } from './checkpoint.js';
 import { AppendKvCache } from './append-kv-cache.js';
+import { DeviceKvCache } from './device-kv-cache.js';
 import { halfToFloat32 } from './float16.js';
 import { buildLlamaGraph, type LlamaGraphKind } from './llama-graph.js';
 import type { CacheLayout } from './llama-graph-parts.js';
-import type { FloatType } from './onnx-graph.js';
+import { GraphBuilder, type FloatType } from './onnx-graph.js';
+import { DataType } from './onnx-proto.js';
 import type { LlamaConfig } from './model-config.js';
 import { readCheckpointTensors } from './safetensors.js';
 import { loadOrt, openSession, type Device, type OrtSession, type SessionSettings } from './session.js';
@@ -26,28 +35,38 @@ export interface CausalLmOptions extends SessionSettings {
   readonly graph?: LlamaGraphKind;
   /** Wraps the checkpoint's weights (LoRA merging). */
   readonly adaptWeights?: (weights: WeightSource) => WeightSource;
-  /** The KV-cache I/O of a graph built from weights: `append` unless told. */
+  /** The KV-cache I/O of a graph built from weights: `append`, or `optimum` on WebGPU, unless told. */
   readonly cacheLayout?: CacheLayout;
+  /** Keep an Optimum-layout cache in GPU buffers on WebGPU (the default); false copies it to the host every step (for comparison). */
+  readonly cacheOnDevice?: boolean;
 }
 
 /**
  * The cache of the positions so far: the present.N.key|value tensors of the last call, fed back as
- * past_key_values (the Optimum layout), or an AppendKvCache (the append layout). Either gives each
- * layer's key and value as [batch, kvHeads, length, headDim] tensors by `get` and iteration (the
- * append cache copies them out).
+ * past_key_values (the Optimum layout), on the host (a Map) or in GPU buffers (DeviceKvCache), or
+ * an AppendKvCache (the append layout). A Map and an AppendKvCache give each layer's key and value
+ * as [batch, kvHeads, length, headDim] tensors by `get` and iteration (the append cache copies
+ * them out); a DeviceKvCache cannot be read on the host.
  */
-export type KvCache = ReadonlyMap<string, Tensor> | AppendKvCache;
+export type KvCache = HostKvCache | DeviceKvCache;
+/** A cache whose tensors JavaScript can read. */
+export type HostKvCache = ReadonlyMap<string, Tensor> | AppendKvCache;
 
 /** Positions in a cache. */
 export function cacheLength(cache: KvCache): number {
-  if (cache instanceof AppendKvCache) return cache.length;
+  if (cache instanceof AppendKvCache || cache instanceof DeviceKvCache) return cache.length;
   return (cache.get('past_key_values.0.key')?.dims[2] as number | undefined) ?? 0;
 }
 
 /** Rows of a cache. */
 export function cacheBatch(cache: KvCache): number {
-  if (cache instanceof AppendKvCache) return cache.batch;
+  if (cache instanceof AppendKvCache || cache instanceof DeviceKvCache) return cache.batch;
   return (cache.get('past_key_values.0.key')?.dims[0] as number | undefined) ?? 0;
+}
+
+/** Frees what a cache holds outside the JavaScript heap (a DeviceKvCache's GPU buffers); a no-op for host caches. */
+export function releaseCache(cache: KvCache): void {
+  if (cache instanceof DeviceKvCache) cache.release();
 }
 
 export interface ForwardInput {
@@ -81,22 +100,28 @@ export class CausalLm {
     /** Bytes of weights read per decoding step (for the bandwidth bound); 0 when unknown. */
     readonly weightBytes: number,
     readonly cacheLayout: CacheLayout,
+    /** The cache stays in GPU buffers between calls (DeviceKvCache). */
+    readonly cacheOnDevice: boolean,
     /** Some Optimum exports compute positions from the attention mask and take none. */
     private readonly takesPositionIds = true,
   ) {}
+
+  /** A slicing session on the model's device, for caches in GPU buffers (sliceCache). */
+  private slicer: Promise<OrtSession> | undefined;
 
   static async load(path: string, options: CausalLmOptions): Promise<CausalLm> {
     const layout = findCheckpoint(path);
     if (layout.format === 'onnx') {
       const config = llamaConfigOf(readModelConfig(layout.configFile), layout.configFile);
-      const opened = await openSession(layout.modelFile, options);
+      const modelFile = layout.modelFile;
+      const opened = await openSession((device) => ({ model: modelFile, deviceOutputs: keepsCacheOnDevice(device, 'optimum', options) ? presentNames(config.layers) : [] }), options);
       const inputs = new Set(opened.session.inputNames);
       for (const name of ['input_ids', 'attention_mask', 'past_key_values.0.key']) {
         if (!inputs.has(name)) throw new ToolbenchError('model.unsupported', 2, `${layout.modelFile}: no input "${name}": export the decoder with its KV cache (optimum-cli export onnx --task text-generation-with-past)`);
       }
       const pastType = opened.session.inputMetadata.find((meta) => meta.name === 'past_key_values.0.key');
       const floatType: FloatType = pastType?.isTensor === true && pastType.type === 'float16' ? 'float16' : 'float32';
-      return new CausalLm(config, opened.session, opened.device, opened.fallbacks, floatType, 0, 'optimum', inputs.has('position_ids'));
+      return new CausalLm(config, opened.session, opened.device, opened.fallbacks, floatType, 0, 'optimum', keepsCacheOnDevice(opened.device, 'optimum', options), inputs.has('position_ids'));
     }
     if (layout.format === 'gguf') {
       const { loadGgufLlamaWeights } = await import('./gguf-weights.js');
@@ -109,10 +134,17 @@ export class CausalLm {
   static async fromWeights(loaded: LoadedWeights, options: CausalLmOptions): Promise<CausalLm> {
     const floatType = options.floatType ?? 'float32';
     const weights = options.adaptWeights?.(loaded.weights) ?? loaded.weights;
-    const cacheLayout = options.cacheLayout ?? 'append';
-    const built = buildLlamaGraph(loaded.config, weights, { floatType, cacheLayout, ...(options.graph !== undefined ? { graph: options.graph } : {}) });
-    const opened = await openSession(built, options);
-    return new CausalLm(loaded.config, opened.session, opened.device, opened.fallbacks, floatType, built.weightBytes, cacheLayout);
+    const plans = new Map<Device, { cacheLayout: CacheLayout; weightBytes: number }>();
+    const opened = await openSession((device) => {
+      const cacheLayout = options.cacheLayout ?? (device === 'webgpu' ? 'optimum' : 'append');
+      const attention = device === 'webgpu' ? 'decomposed' : 'operator';
+      const built = buildLlamaGraph(loaded.config, weights, { floatType, cacheLayout, attention, ...(options.graph !== undefined ? { graph: options.graph } : {}) });
+      plans.set(device, { cacheLayout, weightBytes: built.weightBytes });
+      return { model: built, deviceOutputs: keepsCacheOnDevice(device, cacheLayout, options) ? presentNames(loaded.config.layers) : [] };
+    }, options);
+    const plan = plans.get(opened.device) as { cacheLayout: CacheLayout; weightBytes: number };
+    const onDevice = keepsCacheOnDevice(opened.device, plan.cacheLayout, options);
+    return new CausalLm(loaded.config, opened.session, opened.device, opened.fallbacks, floatType, plan.weightBytes, plan.cacheLayout, onDevice);
   }
 
   /** An empty cache for `batch` rows (the first call); an append cache has room for `capacity` positions before it grows. */
@@ -130,7 +162,23 @@ export class CausalLm {
         cache.set(`past_key_values.${layer}.${kind}`, tensor);
       }
     }
-    return cache;
+    // the first call feeds these empty host tensors; its outputs are GPU buffers
+    return this.cacheOnDevice ? new DeviceKvCache(cache) : cache;
+  }
+
+  /**
+   * The first `length` positions of a batch-1 cache (see the free sliceCache); a cache in GPU
+   * buffers is sliced by a small session on the same device, so it never comes to the host.
+   */
+  async sliceCache(cache: KvCache, length: number): Promise<KvCache> {
+    if (!(cache instanceof DeviceKvCache)) return sliceCache(cache, length);
+    if (cache.batch !== 1 || !Number.isInteger(length) || length < 0 || length > cache.length) {
+      throw new RangeError(`cannot take the first ${length} positions of a cache of ${cache.batch} rows and ${cache.length} positions (batch 1 only)`);
+    }
+    this.slicer ??= openCacheSlicer(this.config.layers, this.floatType, this.device);
+    const ort = await loadOrt();
+    const outputs = await (await this.slicer).run({ ...cache.feeds(), length: new ort.Tensor('int64', BigInt64Array.of(BigInt(length)), [1]) });
+    return DeviceKvCache.fromOutputs(outputs, this.config.layers, 'sliced');
   }
 
   async forward(input: ForwardInput, cache: KvCache): Promise<ForwardOutput> {
@@ -148,12 +196,15 @@ export class CausalLm {
       attention_mask: int64(input.attentionMask),
     };
     if (this.takesPositionIds) feeds['position_ids'] = int64(input.positionIds);
-    if ((cache instanceof AppendKvCache) !== (this.cacheLayout === 'append')) throw new RangeError(`a cache of the wrong layout for this model (${this.cacheLayout})`);
-    if (cache instanceof AppendKvCache) Object.assign(feeds, cache.feeds());
+    if ((cache instanceof AppendKvCache) !== (this.cacheLayout === 'append') || (cache instanceof DeviceKvCache) !== this.cacheOnDevice) {
+      throw new RangeError(`a cache of the wrong kind for this model (${this.cacheLayout}${this.cacheOnDevice ? ', on the device' : ''})`);
+    }
+    if (cache instanceof AppendKvCache || cache instanceof DeviceKvCache) Object.assign(feeds, cache.feeds());
     else for (const [name, tensor] of cache) feeds[name] = tensor;
     const outputs = await this.session.run(feeds);
     let next: KvCache;
     if (cache instanceof AppendKvCache) next = cache.appended(outputs, sequence);
+    else if (cache instanceof DeviceKvCache) next = DeviceKvCache.fromOutputs(outputs, this.config.layers);
     else {
       const tensors = new Map<string, Tensor>();
       for (let layer = 0; layer < this.config.layers; layer++) {
@@ -169,8 +220,42 @@ export class CausalLm {
   }
 
   async release(): Promise<void> {
+    const slicer = await this.slicer?.catch(() => undefined);
+    await slicer?.release();
     await this.session.release();
   }
+}
+
+/** present.N.key|value of every layer: the outputs a device-resident cache keeps on the device. */
+function presentNames(layers: number): string[] {
+  return Array.from({ length: layers }, (_, layer) => [`present.${layer}.key`, `present.${layer}.value`]).flat();
+}
+
+/** Whether a cache of this layout stays in GPU buffers on this device (WebGPU, Optimum layout, unless turned off). */
+function keepsCacheOnDevice(device: Device, cacheLayout: CacheLayout, options: CausalLmOptions): boolean {
+  return device === 'webgpu' && cacheLayout === 'optimum' && options.cacheOnDevice !== false;
+}
+
+/**
+ * A session that takes a cache's first `length` positions on the device: past_key_values.N.key|value
+ * and `length` in, sliced.N.key|value out, left in GPU buffers.
+ */
+async function openCacheSlicer(layers: number, floatType: FloatType, device: Device): Promise<OrtSession> {
+  const g = new GraphBuilder('slice-cache', floatType);
+  const length = g.input('length', DataType.INT64, [1]);
+  const outputs: string[] = [];
+  for (let layer = 0; layer < layers; layer++) {
+    for (const kind of ['key', 'value']) {
+      const name = `sliced.${layer}.${kind}`;
+      const past = g.input(`past_key_values.${layer}.${kind}`, g.floatDataType, ['batch', 'kv_heads', 'past', 'head_dim']);
+      g.output(name, g.floatDataType, ['batch', 'kv_heads', 'length', 'head_dim']);
+      g.op('Slice', [past, g.ints([0]), length, g.ints([2])], {}, { names: [name] });
+      outputs.push(name);
+    }
+  }
+  const opened = await openSession(() => ({ model: g.build({ '': 17 }), deviceOutputs: outputs }), { device });
+  if (opened.device !== device) throw new ToolbenchError('runner.failed', 1, `the KV cache is on ${device}, but a session to slice it opened on ${opened.device}: ${opened.fallbacks.join('; ')}`);
+  return opened.session;
 }
 
 /**
@@ -180,7 +265,7 @@ export class CausalLm {
  * an append cache gives a view, which the first step on it copies if the positions after it are
  * still another cache's (AppendKvCache, copy on reuse).
  */
-export async function sliceCache(cache: KvCache, length: number): Promise<KvCache> {
+export async function sliceCache(cache: HostKvCache, length: number): Promise<HostKvCache> {
   if (cache instanceof AppendKvCache) {
     if (cache.batch !== 1) throw new RangeError(`cannot take the first ${length} positions of a cache of ${cache.batch} rows (batch 1 only)`);
     return cache.truncated(length);

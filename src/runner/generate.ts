@@ -6,9 +6,11 @@
  *
  * A single prompt may start from the cache of its first tokens (`prefix`), so the prefill runs only
  * the rest, and gives back the cache it ends with (`cached`) for the next prompt to start from.
+ * Caches and GPU memory: the prefix stays the caller's, and so does the returned cache; every
+ * other cache a call makes is released here (causal-lm.ts releaseCache), including on failure.
  */
 import { ToolbenchError } from '../util/errors.js';
-import { cacheBatch, cacheLength, type CausalLm, type KvCache } from './causal-lm.js';
+import { cacheBatch, cacheLength, releaseCache, type CausalLm, type KvCache } from './causal-lm.js';
 import { sampleToken, seededGenerator, type SamplingSettings } from './sampling.js';
 import type { TextTokenizer } from './tokenizer.js';
 
@@ -111,36 +113,45 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
   let firstTokenMs = 0;
   let steps = 0;
   let decodeStarted = 0;
-  while (maxNewTokens > 0) {
-    options.signal?.throwIfAborted();
-    const output = await lm.forward({ ids, attentionMask: mask, positionIds: positions }, cache);
-    cache = output.cache;
-    fed?.push(...(ids[0] ?? []));
-    if (steps === 0) prefillMs = performance.now() - started;
-    const vocab = output.logits.length / (ids.length * output.sequence);
-    const next = rows.map((row, index) => {
-      if (row.finished) return padId;
-      const offset = (index * output.sequence + output.sequence - 1) * vocab;
-      const token = sampleToken(output.logits.subarray(offset, offset + vocab), options, random);
-      row.accept(token, endIds);
-      return token;
-    });
-    if (steps === 0) {
-      firstTokenMs = performance.now() - started;
-      decodeStarted = performance.now();
+  try {
+    while (maxNewTokens > 0) {
+      options.signal?.throwIfAborted();
+      const output = await lm.forward({ ids, attentionMask: mask, positionIds: positions }, cache);
+      // each step's cache is ours to release once the next one holds its positions; a prefix is the caller's
+      if (cache !== options.prefix?.cache) releaseCache(cache);
+      cache = output.cache;
+      fed?.push(...(ids[0] ?? []));
+      if (steps === 0) prefillMs = performance.now() - started;
+      const vocab = output.logits.length / (ids.length * output.sequence);
+      const next = rows.map((row, index) => {
+        if (row.finished) return padId;
+        const offset = (index * output.sequence + output.sequence - 1) * vocab;
+        const token = sampleToken(output.logits.subarray(offset, offset + vocab), options, random);
+        row.accept(token, endIds);
+        return token;
+      });
+      if (steps === 0) {
+        firstTokenMs = performance.now() - started;
+        decodeStarted = performance.now();
+      }
+      steps++;
+      if (rows.every((row) => row.finished)) break;
+      for (const row of rows) if (!row.finished && row.tokens.length >= maxNewTokens) row.finish('length');
+      if (rows.every((row) => row.finished)) break;
+      ids = next.map((token) => [token]);
+      positions = lengths.map((length) => [length]);
+      lengths.forEach((length, row) => {
+        lengths[row] = length + 1;
+        mask[row]?.push(1);
+      });
     }
-    steps++;
-    if (rows.every((row) => row.finished)) break;
-    for (const row of rows) if (!row.finished && row.tokens.length >= maxNewTokens) row.finish('length');
-    if (rows.every((row) => row.finished)) break;
-    ids = next.map((token) => [token]);
-    positions = lengths.map((length) => [length]);
-    lengths.forEach((length, row) => {
-      lengths[row] = length + 1;
-      mask[row]?.push(1);
-    });
+  } catch (error) {
+    if (cache !== options.prefix?.cache) releaseCache(cache);
+    throw error;
   }
   for (const row of rows) if (!row.finished) row.finish('length');
+  // a batch's final cache goes to no one
+  if (fed === undefined && cache !== options.prefix?.cache) releaseCache(cache);
   return {
     generations: rows.map((row) => row.result()),
     timing: { prefillMs, firstTokenMs, decodeSteps: Math.max(0, steps - 1), decodeMs: steps > 1 ? performance.now() - decodeStarted : 0, prefillTokens },

@@ -7,7 +7,8 @@
  *                      SkipSimplifiedLayerNormalization for the others, which adds the residual too
  *   RoPE               RotaryEmbedding (opset 23) on our cos/sin tables at position_ids
  *   attention          Attention (opset 23): grouped KV heads, past/present [batch, kvHeads, len,
- *                      headDim], the left-padding and causal mask as a bool input
+ *                      headDim], the left-padding and causal mask as a bool input; or, for
+ *                      providers without it, the unfused graph's standard operators (FusedAttention)
  *   linear layers      MatMul on the float weight, or com.microsoft MatMulNBits on the weight's own
  *                      4-bit quants when the source has them (`WeightSource.quantized`), plus a
  *                      LoRA side branch where the source has one (`WeightSource.lora`)
@@ -29,12 +30,20 @@
 import { ToolbenchError } from '../util/errors.js';
 import { DataType } from './onnx-proto.js';
 import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-graph.js';
-import { addLoraBranch, attendedKeys, declareLlamaIo, headWeightName, ropeTables, type CacheLayout } from './llama-graph-parts.js';
+import { addLoraBranch, attendedKeys, attentionBias, declareLlamaIo, headWeightName, ropeTables, splitHeads, standardAttention, type CacheLayout } from './llama-graph-parts.js';
 import { hasDefaultZeroPoints } from './matmul-nbits.js';
 import type { LlamaConfig } from './model-config.js';
 import { readChecked, type QuantizedWeight, type WeightSource } from './weights.js';
 
-export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floatType: FloatType, cacheLayout: CacheLayout = 'optimum'): BuiltModel {
+/**
+ * `operator`: Attention (opset 23), which the CPU provider has (and, going by its library, the
+ * CUDA provider of onnxruntime 1.29). `decomposed`: MatMul and Softmax, as the unfused graph does
+ * it: the WebGPU provider of onnxruntime 1.29 has no opset-23 Attention, and placing it on the CPU
+ * instead costs two copies between the devices per layer and step.
+ */
+export type FusedAttention = 'operator' | 'decomposed';
+
+export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floatType: FloatType, cacheLayout: CacheLayout = 'optimum', attention: FusedAttention = 'operator'): BuiltModel {
   const g = new GraphBuilder('llama', floatType);
   const { heads, kvHeads, headDim, hiddenSize, intermediateSize } = config;
   const io = declareLlamaIo(g, config, cacheLayout);
@@ -59,20 +68,11 @@ export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource,
   const cos = g.weight('rope.cos', [config.maxPositions, headDim / 2], tables.cos);
   const sin = g.weight('rope.sin', [config.maxPositions, headDim / 2], tables.sin);
   const rotate = (x: string, count: number): string => g.op('RotaryEmbedding', [x, cos, sin, io.positionIds], { interleaved: attr.int(0), num_heads: attr.int(count) });
-  const attended = attendedKeys(g, io);
+  const attended = attention === 'operator' ? attendedKeys(g, io) : attentionBias(g, io);
 
-  // hidden: the residual stream [batch, seq, hidden], up to the pending `delta` added by the next norm
-  let hidden = g.op('Gather', [weight('model.embed_tokens.weight', [config.vocabSize, hiddenSize]), io.inputIds], { axis: attr.int(0) });
-  let delta: string | undefined;
-  for (let layer = 0; layer < config.layers; layer++) {
-    const prefix = `model.layers.${layer}.`;
+  /** Attention (opset 23) on [batch, seq, heads * headDim] inputs; the append layout's new positions named beside it. */
+  const attentionOperator = (query: string, key: string, value: string, layer: number): string => {
     const [pastKey, pastValue] = io.past[layer] as [string, string];
-    let normed: string;
-    if (delta === undefined) normed = rmsNorm(hidden, `${prefix}input_layernorm.weight`);
-    else [normed, hidden] = addAndNorm(hidden, delta, `${prefix}input_layernorm.weight`);
-    const query = rotate(linear(normed, `${prefix}self_attn.q_proj.weight`, heads * headDim, hiddenSize), heads);
-    const key = rotate(linear(normed, `${prefix}self_attn.k_proj.weight`, kvHeads * headDim, hiddenSize), kvHeads);
-    const value = linear(normed, `${prefix}self_attn.v_proj.weight`, kvHeads * headDim, hiddenSize);
     const [context] = g.opOutputs('Attention', [query, key, value, attended, pastKey, pastValue], { q_num_heads: attr.int(heads), kv_num_heads: attr.int(kvHeads), softmax_precision: attr.int(DataType.FLOAT) }, {
       // the append layout leaves present unused, but the CPU kernel wants it with a past
       names: cacheLayout === 'optimum' ? [`attention_${layer}`, `present.${layer}.key`, `present.${layer}.value`] : [`attention_${layer}`, `present_unused.${layer}.key`, `present_unused.${layer}.value`],
@@ -83,7 +83,25 @@ export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource,
         g.op('Transpose', [g.op('Reshape', [x, g.ints([0, 0, kvHeads, headDim])])], { perm: attr.ints([1, 0, 2, 3]) }, { names: [`new.${layer}.${kind}`] });
       }
     }
-    const [normed2, afterAttention] = addAndNorm(hidden, linear(context as string, `${prefix}self_attn.o_proj.weight`, hiddenSize, heads * headDim), `${prefix}post_attention_layernorm.weight`);
+    return context as string;
+  };
+
+  // hidden: the residual stream [batch, seq, hidden], up to the pending `delta` added by the next norm
+  let hidden = g.op('Gather', [weight('model.embed_tokens.weight', [config.vocabSize, hiddenSize]), io.inputIds], { axis: attr.int(0) });
+  let delta: string | undefined;
+  for (let layer = 0; layer < config.layers; layer++) {
+    const prefix = `model.layers.${layer}.`;
+    let normed: string;
+    if (delta === undefined) normed = rmsNorm(hidden, `${prefix}input_layernorm.weight`);
+    else [normed, hidden] = addAndNorm(hidden, delta, `${prefix}input_layernorm.weight`);
+    const query = rotate(linear(normed, `${prefix}self_attn.q_proj.weight`, heads * headDim, hiddenSize), heads);
+    const key = rotate(linear(normed, `${prefix}self_attn.k_proj.weight`, kvHeads * headDim, hiddenSize), kvHeads);
+    const value = linear(normed, `${prefix}self_attn.v_proj.weight`, kvHeads * headDim, hiddenSize);
+    const context =
+      attention === 'operator'
+        ? attentionOperator(query, key, value, layer)
+        : standardAttention(g, config, io, layer, { query: splitHeads(g, query, heads, headDim), key: splitHeads(g, key, kvHeads, headDim), value: splitHeads(g, value, kvHeads, headDim) }, attended);
+    const [normed2, afterAttention] = addAndNorm(hidden, linear(context, `${prefix}self_attn.o_proj.weight`, hiddenSize, heads * headDim), `${prefix}post_attention_layernorm.weight`);
     hidden = afterAttention;
     const gate = linear(normed2, `${prefix}mlp.gate_proj.weight`, intermediateSize, hiddenSize);
     const up = linear(normed2, `${prefix}mlp.up_proj.weight`, intermediateSize, hiddenSize);

@@ -105,6 +105,47 @@ export function attendedKeys(g: GraphBuilder, io: LlamaIo): string {
   return g.op('And', [causal, g.op('Or', [notPadding, itself])]);
 }
 
+/** The additive attention bias, float32 [batch, 1, sequence, total]: 0 where attendedKeys, -1e9 elsewhere. */
+export function attentionBias(g: GraphBuilder, io: LlamaIo): string {
+  return g.op('Where', [attendedKeys(g, io), g.op('Constant', [], { value_float: attr.float(0) }), g.op('Constant', [], { value_float: attr.float(-1e9) })]);
+}
+
+/** [batch, sequence, count * headDim] -> [batch, count, sequence, headDim]. */
+export function splitHeads(g: GraphBuilder, x: string, count: number, headDim: number): string {
+  return g.op('Transpose', [g.op('Reshape', [x, g.ints([0, 0, count, headDim])])], { perm: attr.ints([0, 2, 1, 3]) });
+}
+
+/**
+ * One layer's attention in standard operators (MatMul, Softmax; every provider has them): query
+ * [batch, heads, sequence, headDim], key and value [batch, kvHeads, sequence, headDim], already
+ * rotated; the past joined on, the new positions (or the whole cache, in the Optimum layout) named
+ * as the layer's cache outputs; the scores and the softmax in float32. Gives the context
+ * [batch, sequence, heads * headDim].
+ */
+export function standardAttention(g: GraphBuilder, config: LlamaConfig, io: LlamaIo, layer: number, heads: { query: string; key: string; value: string }, bias: string): string {
+  const { heads: headCount, kvHeads, headDim } = config;
+  const floatType = g.floatDataType;
+  const toFloat32 = (x: string): string => (floatType === DataType.FLOAT ? x : g.op('Cast', [x], { to: attr.int(DataType.FLOAT) }));
+  const fromFloat32 = (x: string): string => (floatType === DataType.FLOAT ? x : g.op('Cast', [x], { to: attr.int(floatType) }));
+  const [pastKey, pastValue] = io.past[layer] as [string, string];
+  const optimum = io.cacheLayout === 'optimum';
+  const presentKey = g.op('Concat', [pastKey, heads.key], { axis: attr.int(2) }, optimum ? { names: [`present.${layer}.key`] } : {});
+  const presentValue = g.op('Concat', [pastValue, heads.value], { axis: attr.int(2) }, optimum ? { names: [`present.${layer}.value`] } : {});
+  if (!optimum) {
+    emitNewPositions(g, layer, 'key', heads.key);
+    emitNewPositions(g, layer, 'value', heads.value);
+  }
+  const groups = headCount / kvHeads;
+  const shareKv = (x: string): string =>
+    groups === 1 ? x : g.op('Reshape', [g.op('Expand', [g.op('Unsqueeze', [x, g.ints([2])]), g.ints([1, 1, groups, 1, 1])]), g.ints([0, headCount, -1, headDim])]);
+  const scale = g.floats([1 / Math.sqrt(headDim)], []);
+  const keysT = g.op('Transpose', [shareKv(presentKey)], { perm: attr.ints([0, 1, 3, 2]) });
+  const scores = g.op('Add', [toFloat32(g.op('Mul', [g.op('MatMul', [heads.query, keysT]), scale])), bias]);
+  const probabilities = fromFloat32(g.op('Softmax', [scores], { axis: attr.int(-1) }));
+  const context = g.op('MatMul', [probabilities, shareKv(presentValue)]);
+  return g.op('Reshape', [g.op('Transpose', [context], { perm: attr.ints([0, 2, 1, 3]) }), g.ints([0, 0, headCount * headDim])]);
+}
+
 /** The output head: `lm_head.weight`, or the input embeddings when they are tied (or the head is absent). */
 export function headWeightName(config: LlamaConfig, has: (name: string) => boolean): string {
   return config.tieWordEmbeddings || !has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight';

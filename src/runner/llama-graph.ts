@@ -14,8 +14,8 @@
 import { DataType } from './onnx-proto.js';
 import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-graph.js';
 import type { LlamaConfig } from './model-config.js';
-import { buildFusedLlamaGraph } from './llama-fused-graph.js';
-import { addLoraBranch, attendedKeys, declareLlamaIo, emitNewPositions, headWeightName, ropeTables, type CacheLayout } from './llama-graph-parts.js';
+import { buildFusedLlamaGraph, type FusedAttention } from './llama-fused-graph.js';
+import { addLoraBranch, attentionBias, declareLlamaIo, headWeightName, ropeTables, splitHeads, standardAttention, type CacheLayout } from './llama-graph-parts.js';
 import { readChecked, type WeightSource } from './weights.js';
 
 export type LlamaGraphKind = 'fused' | 'unfused';
@@ -33,11 +33,13 @@ export interface LlamaGraphOptions {
   readonly graph?: LlamaGraphKind;
   /** The KV-cache I/O (llama-graph-parts.ts): Optimum's names by default, for export. */
   readonly cacheLayout?: CacheLayout;
+  /** The fused graph's attention (llama-fused-graph.ts FusedAttention): the `Attention` operator unless told. */
+  readonly attention?: FusedAttention;
 }
 
 export function buildLlamaGraph(config: LlamaConfig, weights: WeightSource, options: LlamaGraphOptions): BuiltModel {
   const cacheLayout = options.cacheLayout ?? 'optimum';
-  return (options.graph ?? DEFAULT_LLAMA_GRAPH) === 'fused' ? buildFusedLlamaGraph(config, weights, options.floatType, cacheLayout) : buildUnfusedLlamaGraph(config, weights, options.floatType, cacheLayout);
+  return (options.graph ?? DEFAULT_LLAMA_GRAPH) === 'fused' ? buildFusedLlamaGraph(config, weights, options.floatType, cacheLayout, options.attention) : buildUnfusedLlamaGraph(config, weights, options.floatType, cacheLayout);
 }
 
 function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floatType: FloatType, cacheLayout: CacheLayout): BuiltModel {
@@ -75,34 +77,17 @@ function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floa
   };
 
   // additive attention bias [batch, 1, seq, total], float32 as the scores
-  const bias = g.op('Where', [attendedKeys(g, io), g.op('Constant', [], { value_float: attr.float(0) }), g.op('Constant', [], { value_float: attr.float(-1e9) })]);
-
-  const splitHeads = (x: string, count: number): string => g.op('Transpose', [g.op('Reshape', [x, ints([0, 0, count, headDim])])], { perm: attr.ints([0, 2, 1, 3]) });
-  const groups = heads / kvHeads;
-  const shareKv = (x: string): string =>
-    groups === 1 ? x : g.op('Reshape', [g.op('Expand', [g.op('Unsqueeze', [x, ints([2])]), ints([1, 1, groups, 1, 1])]), ints([0, heads, -1, headDim])]);
-  const scale = g.floats([1 / Math.sqrt(headDim)], []);
+  const bias = attentionBias(g, io);
+  const split = (x: string, count: number): string => splitHeads(g, x, count, headDim);
 
   let hidden = g.op('Gather', [g.weight('model.embed_tokens.weight', [config.vocabSize, hiddenSize], readChecked(weights, 'model.embed_tokens.weight', [config.vocabSize, hiddenSize])), inputIds], { axis: attr.int(0) });
   for (let layer = 0; layer < config.layers; layer++) {
     const prefix = `model.layers.${layer}.`;
-    const [pastKey, pastValue] = io.past[layer] as [string, string];
     const normed = rmsNorm(hidden, `${prefix}input_layernorm.weight`);
-    const query = rotate(splitHeads(linear(normed, `${prefix}self_attn.q_proj.weight`, heads * headDim, hiddenSize), heads));
-    const key = rotate(splitHeads(linear(normed, `${prefix}self_attn.k_proj.weight`, kvHeads * headDim, hiddenSize), kvHeads));
-    const value = splitHeads(linear(normed, `${prefix}self_attn.v_proj.weight`, kvHeads * headDim, hiddenSize), kvHeads);
-    const optimum = cacheLayout === 'optimum';
-    const presentKey = g.op('Concat', [pastKey, key], { axis: attr.int(2) }, optimum ? { names: [`present.${layer}.key`] } : {});
-    const presentValue = g.op('Concat', [pastValue, value], { axis: attr.int(2) }, optimum ? { names: [`present.${layer}.value`] } : {});
-    if (!optimum) {
-      emitNewPositions(g, layer, 'key', key);
-      emitNewPositions(g, layer, 'value', value);
-    }
-    const keysT = g.op('Transpose', [shareKv(presentKey)], { perm: attr.ints([0, 1, 3, 2]) });
-    const scores = g.op('Add', [toFloat32(g.op('Mul', [g.op('MatMul', [query, keysT]), scale])), bias]);
-    const probabilities = fromFloat32(g.op('Softmax', [scores], { axis: attr.int(-1) }));
-    const context = g.op('MatMul', [probabilities, shareKv(presentValue)]);
-    const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: attr.ints([0, 2, 1, 3]) }), ints([0, 0, heads * headDim])]);
+    const query = rotate(split(linear(normed, `${prefix}self_attn.q_proj.weight`, heads * headDim, hiddenSize), heads));
+    const key = rotate(split(linear(normed, `${prefix}self_attn.k_proj.weight`, kvHeads * headDim, hiddenSize), kvHeads));
+    const value = split(linear(normed, `${prefix}self_attn.v_proj.weight`, kvHeads * headDim, hiddenSize), kvHeads);
+    const merged = standardAttention(g, config, io, layer, { query, key, value }, bias);
     hidden = g.op('Add', [hidden, linear(merged, `${prefix}self_attn.o_proj.weight`, hiddenSize, heads * headDim)]);
     const normed2 = rmsNorm(hidden, `${prefix}post_attention_layernorm.weight`);
     const gate = linear(normed2, `${prefix}mlp.gate_proj.weight`, config.intermediateSize, hiddenSize);

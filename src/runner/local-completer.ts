@@ -12,7 +12,7 @@
  * copy; the first step of the next request copies it once if it is shorter than the previous
  * cache (AppendKvCache: copy on reuse), so the kept cache is never overwritten.
  */
-import { sliceCache, type CausalLmOptions } from './causal-lm.js';
+import { releaseCache, type CausalLmOptions } from './causal-lm.js';
 import { findCheckpoint } from './checkpoint.js';
 import { generate, type CachedSequence } from './generate.js';
 import { loadLanguageModel, type LanguageModel } from './language-model.js';
@@ -68,18 +68,25 @@ export function createLocalCompleter(modelPath: string, options: CausalLmOptions
     if (ids.length > keep) ids = ids.slice(ids.length - keep);
     // the prompt's last token always runs: its logits give the first new token
     const prefixTokens = previous === undefined ? 0 : Math.min(commonPrefixLength(previous.ids, ids), ids.length - 1);
-    const prefix = previous !== undefined && prefixTokens > 0 ? { cache: await sliceCache(previous.cache, prefixTokens), length: prefixTokens } : undefined;
+    const prefix = previous !== undefined && prefixTokens > 0 ? { cache: await lm.sliceCache(previous.cache, prefixTokens), length: prefixTokens } : undefined;
     // one cache at a time: the old one is dropped before the new one grows (and lost if this request fails)
+    if (previous !== undefined) releaseCache(previous.cache);
     previous = undefined;
-    const result = await generate(lm, tokenizer, [ids], {
-      maxNewTokens: request.maxTokens,
-      temperature: request.temperature,
-      topP: 1,
-      seed: request.seed,
-      stop: request.stop,
-      ...(request.signal !== undefined ? { signal: request.signal } : {}),
-      ...(prefix !== undefined ? { prefix } : {}),
-    });
+    let result;
+    try {
+      result = await generate(lm, tokenizer, [ids], {
+        maxNewTokens: request.maxTokens,
+        temperature: request.temperature,
+        topP: 1,
+        seed: request.seed,
+        stop: request.stop,
+        ...(request.signal !== undefined ? { signal: request.signal } : {}),
+        ...(prefix !== undefined ? { prefix } : {}),
+      });
+    } finally {
+      // the prefix was this request's own copy, unless generation kept it as its cache (no new token ran)
+      if (prefix !== undefined && result?.cached?.cache !== prefix.cache) releaseCache(prefix.cache);
+    }
     previous = result.cached;
     const generation = result.generations[0];
     return { text: generation?.text ?? '', promptTokens: ids.length, completionTokens: generation?.tokens.length ?? 0, contextTokens: lm.config.maxPositions, prefixTokens };
@@ -98,6 +105,7 @@ export function createLocalCompleter(modelPath: string, options: CausalLmOptions
       closed = true;
       // the requests already made finish first: the session is never released under a generation
       await queue;
+      if (previous !== undefined) releaseCache(previous.cache);
       previous = undefined;
       if (loading === undefined) return;
       const loaded = await loading.catch(() => undefined);

@@ -44,8 +44,24 @@ function candidates(request: DeviceRequest): Device[] {
   return cudaProviderInstalled() ? ['cuda', 'cpu'] : ['cpu'];
 }
 
-/** Opens a generated model, or a model file on disk (an Optimum export, whose external data ORT finds beside it). */
-export async function openSession(model: BuiltModel | string, settings: SessionSettings): Promise<OpenedSession> {
+/** What to open on one device: a generated model or a model file, and the outputs to leave in the device's memory. */
+export interface DeviceModel {
+  readonly model: BuiltModel | string;
+  /**
+   * Outputs handed back as GPU buffers instead of being copied to the host, to be fed to a later
+   * run (device-kv-cache.ts). onnxruntime-node 1.29 binds outputs on the device for WebGPU only.
+   */
+  readonly deviceOutputs?: readonly string[];
+}
+
+/** The model for a device: a graph can be built differently for each provider it may run on. */
+export type ModelForDevice = (device: Device) => DeviceModel;
+
+/**
+ * Opens a generated model, or a model file on disk (an Optimum export, whose external data ORT
+ * finds beside it), or what `model` gives for each device tried.
+ */
+export async function openSession(model: BuiltModel | string | ModelForDevice, settings: SessionSettings): Promise<OpenedSession> {
   const ort = await loadOrt();
   const fallbacks: string[] = [];
   for (const device of candidates(settings.device)) {
@@ -53,16 +69,23 @@ export async function openSession(model: BuiltModel | string, settings: SessionS
       fallbacks.push('cuda: the CUDA provider is not installed (run "toolbench setup cuda")');
       continue;
     }
+    // outside the try: a model that cannot be built is not a provider to fall back from
+    const chosen = typeof model === 'function' ? model(device) : { model };
+    const deviceOutputs = device === 'webgpu' ? (chosen.deviceOutputs ?? []) : [];
     try {
       const options = {
         executionProviders: [device],
         graphOptimizationLevel: 'all' as const,
+        // errors only on WebGPU: ORT warns on every session that it keeps shape arithmetic on the CPU, which it does on purpose
+        ...(device === 'webgpu' ? { logSeverityLevel: 3 as const } : {}),
         ...(settings.threads !== undefined ? { intraOpNumThreads: settings.threads } : {}),
+        ...(deviceOutputs.length > 0 ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((name) => [name, 'gpu-buffer' as const])) } : {}),
       };
+      const source = chosen.model;
       const session =
-        typeof model === 'string'
-          ? await ort.InferenceSession.create(model, options)
-          : await ort.InferenceSession.create(model.model, { ...options, externalData: model.externalData.map((weight) => ({ path: weight.path, data: weight.data })) });
+        typeof source === 'string'
+          ? await ort.InferenceSession.create(source, options)
+          : await ort.InferenceSession.create(source.model, { ...options, externalData: source.externalData.map((weight) => ({ path: weight.path, data: weight.data })) });
       return { session, device, fallbacks };
     } catch (error) {
       if (device === 'cpu') throw new ToolbenchError('runner.failed', 1, `onnxruntime could not load the model: ${(error as Error).message}`, { cause: error });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { AppendKvCache } from '../../src/runner/append-kv-cache.js';
 import { CausalLm, cacheLength, sliceCache, type CausalLmOptions, type ForwardInput, type KvCache } from '../../src/runner/causal-lm.js';
 import { writeTinyLlama } from '../helpers/tiny-checkpoint.js';
+import { onHost } from '../helpers/host-cache.js';
 
 const root = mkdtempSync(join(tmpdir(), 'toolbench-append-cache-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -60,10 +61,10 @@ describe('append KV cache', () => {
         assert.ok(ours.cache instanceof AppendKvCache);
         assert.equal(ours.cache.length, 11);
         assert.ok(ours.cache.capacity >= 11);
-        const key = ours.cache.get('past_key_values.1.key');
+        const key = onHost(ours.cache).get('past_key_values.1.key');
         assert.deepEqual(key?.dims, [2, 2, 11, 8]);
         assert.equal(key?.type, floatType);
-        if (floatType === 'float32') assertClose(key?.data as Float32Array, theirs.cache.get('past_key_values.1.key')?.data as Float32Array, tolerance, 'layer 1 keys in the Optimum layout');
+        if (floatType === 'float32') assertClose(key?.data as Float32Array, onHost(theirs.cache).get('past_key_values.1.key')?.data as Float32Array, tolerance, 'layer 1 keys in the Optimum layout');
       } finally {
         await append.release();
         await optimum.release();
@@ -90,7 +91,7 @@ describe('append KV cache', () => {
   test('a kept cache and its prefix are not overwritten by later calls continuing from them', async () => {
     const lm = await load({});
     try {
-      const whole = (await lm.forward(unpadded(TOKENS.slice(0, 10)), await lm.emptyCache(1, 32))).cache;
+      const whole = onHost((await lm.forward(unpadded(TOKENS.slice(0, 10)), await lm.emptyCache(1, 32))).cache);
       const before = whole.get('past_key_values.0.value')?.data as Float32Array;
       const prefix = await sliceCache(whole, 4);
       assert.equal(cacheLength(prefix), 4);

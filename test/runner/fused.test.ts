@@ -13,6 +13,7 @@ import { parseModelConfig, type LlamaConfig } from '../../src/runner/model-confi
 import { memoryWeights, type QuantizedWeight, type WeightSource, type WeightValues } from '../../src/runner/weights.js';
 import { llamaReferenceLogits } from '../helpers/reference-llama.js';
 import { writeTinyLlama, type TinyLlamaOptions } from '../helpers/tiny-checkpoint.js';
+import { onHost } from '../helpers/host-cache.js';
 
 const root = mkdtempSync(join(tmpdir(), 'toolbench-fused-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -126,9 +127,9 @@ describe('fused graph: KV cache and left-padded batches (fp32)', () => {
           assertClose(output.logits, expected[t] as Float64Array, TOLERANCE, `step ${t} vs reference`);
           assertClose(output.logits, reference.logits, GRAPH_TOLERANCE, `step ${t} vs unfused`);
         }
-        const key = output.cache.get('past_key_values.1.key');
+        const key = onHost(output.cache).get('past_key_values.1.key');
         assert.deepEqual(key?.dims, [1, checkpoint.config.num_key_value_heads, TOKENS.length, checkpoint.config.hidden_size / checkpoint.config.num_attention_heads]);
-        assertClose(key?.data as Float32Array, reference.cache.get('past_key_values.1.key')?.data as Float32Array, GRAPH_TOLERANCE, 'present key');
+        assertClose(key?.data as Float32Array, onHost(reference.cache).get('past_key_values.1.key')?.data as Float32Array, GRAPH_TOLERANCE, 'present key');
       },
     );
   });
@@ -225,7 +226,7 @@ describe('fused graph in float16', () => {
           output = await fused.forward(unpadded([TOKENS[t] as number], t), output.cache);
           assertClose(output.logits, expected[t] as Float64Array, FLOAT16_TOLERANCE, `step ${t}`);
         }
-        assert.equal(output.cache.get('past_key_values.0.key')?.type, 'float16');
+        assert.equal(onHost(output.cache).get('past_key_values.0.key')?.type, 'float16');
       },
     );
   });

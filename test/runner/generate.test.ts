@@ -18,6 +18,7 @@ import { safetensorsWeights } from '../../src/runner/weights.js';
 import { ToolbenchError } from '../../src/util/errors.js';
 import { llamaReferenceLogits } from '../helpers/reference-llama.js';
 import { writeTinyLlama } from '../helpers/tiny-checkpoint.js';
+import { onHost } from '../helpers/host-cache.js';
 
 const root = mkdtempSync(join(tmpdir(), 'toolbench-generate-'));
 const checkpoint = writeTinyLlama(join(root, 'llama'), { seed: 41 });
@@ -304,7 +305,7 @@ describe('a cached prefix: the prefill runs only the rest of the prompt', () => 
       const other = await lm.forward(unpadded(diverging), await lm.emptyCache(1));
       let worst = 0;
       for (const [source, length] of [[whole.cache, ids.length - 1], [whole.cache, 1], [other.cache, 9]] as const) {
-        const rest = await lm.forward(unpadded(ids.slice(length), length), await sliceCache(source, length));
+        const rest = await lm.forward(unpadded(ids.slice(length), length), await lm.sliceCache(source, length));
         worst = Math.max(worst, assertClose(rest.logits, whole.logits.subarray(length * vocab), tolerance, `logits after a prefix of ${length}`));
       }
       t.diagnostic(`worst |Δ| ${worst.toExponential(2)}`);
@@ -319,7 +320,7 @@ describe('a cached prefix: the prefill runs only the rest of the prompt', () => 
       const from = async (prompt: readonly number[], source?: CachedSequence, length = 0) => {
         if (source === undefined) return generate(lm, tokenizer, [prompt], { ...GREEDY, maxNewTokens: 8 });
         assert.deepEqual(source.ids.slice(0, length), prompt.slice(0, length), 'the cache is of the same first tokens');
-        return generate(lm, tokenizer, [prompt], { ...GREEDY, maxNewTokens: 8, prefix: { cache: await sliceCache(source.cache, length), length } });
+        return generate(lm, tokenizer, [prompt], { ...GREEDY, maxNewTokens: 8, prefix: { cache: await lm.sliceCache(source.cache, length), length } });
       };
       const scratch = await from(ids);
       const other = (await from(diverging)).cached;
@@ -345,7 +346,7 @@ describe('a cached prefix: the prefill runs only the rest of the prompt', () => 
     /** The cache's positions are the ids', and one more token on it gives the one-pass logits. */
     const assertCovers = async (cached: CachedSequence | undefined, label: string) => {
       const sequence = cached ?? assert.fail(`${label}: no cache given back`);
-      for (const [name, tensor] of sequence.cache) assert.equal(tensor.dims[2], sequence.ids.length, `${label}: ${name}`);
+      for (const [name, tensor] of onHost(sequence.cache)) assert.equal(tensor.dims[2], sequence.ids.length, `${label}: ${name}`);
       const step = await lm.forward(unpadded([5], sequence.ids.length), sequence.cache);
       const whole = await lm.forward(unpadded([...sequence.ids, 5]), await lm.emptyCache(1));
       assertClose(step.logits, whole.logits.subarray(-step.logits.length), PREFIX_TOLERANCE, `${label}: logits`);

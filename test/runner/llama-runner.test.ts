@@ -13,6 +13,7 @@ import { parseModelConfig, ropeInverseFrequencies } from '../../src/runner/model
 import { ToolbenchError } from '../../src/util/errors.js';
 import { llamaReferenceLogits } from '../helpers/reference-llama.js';
 import { writeTinyLlama, type TinyLlamaOptions } from '../helpers/tiny-checkpoint.js';
+import { onHost } from '../helpers/host-cache.js';
 
 const root = mkdtempSync(join(tmpdir(), 'toolbench-llama-runner-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -126,7 +127,7 @@ describe('LLaMA graph against the float64 reference (fp32, ≤ 1e-4)', () => {
         const step = maxDifference(output.logits, [expected[t] as Float64Array], vocab);
         assert.ok(step <= FLOAT16_TOLERANCE, `step ${t}: max |Δ| ${step}`);
       }
-      assert.equal(output.cache.get('past_key_values.0.key')?.type, 'float16');
+      assert.equal(onHost(output.cache).get('past_key_values.0.key')?.type, 'float16');
     } finally {
       await lm.release();
     }
@@ -150,7 +151,7 @@ describe('KV cache and batches', () => {
         const difference = flatDifference(output.logits, rows(full, vocab, t, t + 1));
         assert.ok(difference <= TOLERANCE, `step ${t}: max |Δ| ${difference}`);
       }
-      const key = output.cache.get('past_key_values.1.key');
+      const key = onHost(output.cache).get('past_key_values.1.key');
       assert.deepEqual(key?.dims, [1, checkpoint.config.num_key_value_heads, TOKENS.length, checkpoint.config.hidden_size / checkpoint.config.num_attention_heads]);
       // and the full pass is the reference's
       assert.ok(maxDifference(full, llamaReferenceLogits(checkpoint.weights, checkpoint.config, TOKENS), vocab) <= TOLERANCE);

@@ -6,37 +6,22 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CausalLm } from '../../src/runner/causal-lm.js';
 import { generate } from '../../src/runner/generate.js';
 import { loadLanguageModel } from '../../src/runner/language-model.js';
-import { buildLlamaGraph } from '../../src/runner/llama-graph.js';
-import { parseModelConfig, type LlamaConfig } from '../../src/runner/model-config.js';
 import { GraphBuilder } from '../../src/runner/onnx-graph.js';
 import { DataType } from '../../src/runner/onnx-proto.js';
-import { readCheckpointTensors } from '../../src/runner/safetensors.js';
-import { safetensorsWeights } from '../../src/runner/weights.js';
 import { ToolbenchError } from '../../src/util/errors.js';
+import { exportOnnx } from '../helpers/optimum-export.js';
 import { writeTinyLlama } from '../helpers/tiny-checkpoint.js';
 
 const root = mkdtempSync(join(tmpdir(), 'toolbench-optimum-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 const TOKENS = [1, 341, 259, 17, 276, 383, 280, 268];
-
-/** Writes `checkpoint`'s graph as `dir/model.onnx` with one external data file per weight. */
-function exportOnnx(checkpoint: string, dir: string, floatType: 'float32' | 'float16'): void {
-  mkdirSync(dir, { recursive: true });
-  const config = parseModelConfig(JSON.parse(readFileSync(join(checkpoint, 'config.json'), 'utf8')), 'config.json') as LlamaConfig;
-  const built = buildLlamaGraph(config, safetensorsWeights(checkpoint, readCheckpointTensors(checkpoint)), { floatType });
-  writeFileSync(join(dir, 'model.onnx'), built.model);
-  for (const weight of built.externalData) writeFileSync(join(dir, weight.path), weight.data);
-  for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
-    if (existsSync(join(checkpoint, name))) copyFileSync(join(checkpoint, name), join(dir, name));
-  }
-}
 
 async function logitsOf(lm: CausalLm): Promise<Float32Array> {
   const output = await lm.forward({ ids: [TOKENS], attentionMask: [TOKENS.map(() => 1)], positionIds: [TOKENS.map((_, index) => index)] }, await lm.emptyCache(1));
