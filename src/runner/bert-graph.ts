@@ -15,7 +15,7 @@
 import { DataType } from './onnx-proto.js';
 import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-graph.js';
 import type { BertConfig } from './model-config.js';
-import { readChecked, type WeightSource } from './weights.js';
+import { addWeight, readChecked, type WeightSource } from './weights.js';
 
 export interface SentenceHead {
   readonly pooling: 'mean' | 'cls';
@@ -122,7 +122,7 @@ function declareBertIo(g: GraphBuilder, config: BertConfig, weights: WeightSourc
   const { hiddenSize } = config;
   const prefix = weights.has('bert.embeddings.word_embeddings.weight') ? 'bert.' : '';
   const read = (name: string, dims: number[]): Float32Array => readChecked(weights, prefix + name, dims);
-  const weight = (name: string, dims: number[]): string => g.weight(prefix + name, dims, read(name, dims));
+  const weight = (name: string, dims: number[]): string => addWeight(g, weights, prefix + name, dims);
   const inputIds = g.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
   const attentionMask = g.input('attention_mask', DataType.INT64, ['batch_size', 'sequence_length']);
   const tokenTypeIds = g.input('token_type_ids', DataType.INT64, ['batch_size', 'sequence_length']);

@@ -33,7 +33,7 @@ import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-grap
 import { addLoraBranch, attendedKeys, attentionBias, declareLlamaIo, headWeightName, ropeTables, splitHeads, standardAttention, type CacheLayout } from './llama-graph-parts.js';
 import { hasDefaultZeroPoints } from './matmul-nbits.js';
 import type { LlamaConfig } from './model-config.js';
-import { readChecked, type QuantizedWeight, type WeightSource } from './weights.js';
+import { addWeight, type QuantizedWeight, type WeightSource } from './weights.js';
 
 /**
  * `operator`: Attention (opset 23), which the CPU provider has (and, going by its library, the
@@ -47,7 +47,7 @@ export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource,
   const g = new GraphBuilder('llama', floatType);
   const { heads, kvHeads, headDim, hiddenSize, intermediateSize } = config;
   const io = declareLlamaIo(g, config, cacheLayout);
-  const weight = (name: string, shape: number[]): string => g.weight(name, shape, readChecked(weights, name, shape));
+  const weight = (name: string, shape: number[]): string => addWeight(g, weights, name, shape);
   const transposed = (name: string): string => g.op('Transpose', [name], { perm: attr.ints([1, 0]) });
   /** x @ W^T for an HF [out, in] weight: on its quants where the source has them in a form ORT takes; plus its LoRA branch if any. */
   const linear = (x: string, name: string, out: number, inner: number): string => {

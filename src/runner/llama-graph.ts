@@ -16,7 +16,7 @@ import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-grap
 import type { LlamaConfig } from './model-config.js';
 import { buildFusedLlamaGraph, type FusedAttention } from './llama-fused-graph.js';
 import { addLoraBranch, attentionBias, declareLlamaIo, headWeightName, ropeTables, splitHeads, standardAttention, type CacheLayout } from './llama-graph-parts.js';
-import { readChecked, type WeightSource } from './weights.js';
+import { addWeight, type WeightSource } from './weights.js';
 
 export type LlamaGraphKind = 'fused' | 'unfused';
 export const LLAMA_GRAPH_KINDS: readonly LlamaGraphKind[] = ['fused', 'unfused'];
@@ -53,13 +53,13 @@ function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floa
   const fromFloat32 = (x: string): string => (floatType === 'float32' ? x : g.op('Cast', [x], { to: attr.int(float) }));
   /** x @ W^T for an HF [out, in] weight (ORT folds the transpose into the product), plus its LoRA branch if any. */
   const linear = (x: string, name: string, out: number, inner: number): string =>
-    addLoraBranch(g, weights, x, g.op('MatMul', [x, g.op('Transpose', [g.weight(name, [out, inner], readChecked(weights, name, [out, inner]))], { perm: attr.ints([1, 0]) })]), name, out, inner);
+    addLoraBranch(g, weights, x, g.op('MatMul', [x, g.op('Transpose', [addWeight(g, weights, name, [out, inner])], { perm: attr.ints([1, 0]) })]), name, out, inner);
   const epsilon = g.op('Constant', [], { value_float: attr.float(config.rmsNormEps) });
   const rmsNorm = (x: string, name: string): string => {
     const x32 = toFloat32(x);
     const meanSquare = g.op('ReduceMean', [g.op('Mul', [x32, x32])], { axes: attr.ints([-1]), keepdims: attr.int(1) });
     const normed = fromFloat32(g.op('Div', [x32, g.op('Sqrt', [g.op('Add', [meanSquare, epsilon])])]));
-    return g.op('Mul', [normed, g.weight(name, [hiddenSize], readChecked(weights, name, [hiddenSize]))]);
+    return g.op('Mul', [normed, addWeight(g, weights, name, [hiddenSize])]);
   };
 
   // RoPE tables by position, each half repeated (rotate-half layout)
@@ -80,7 +80,7 @@ function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floa
   const bias = attentionBias(g, io);
   const split = (x: string, count: number): string => splitHeads(g, x, count, headDim);
 
-  let hidden = g.op('Gather', [g.weight('model.embed_tokens.weight', [config.vocabSize, hiddenSize], readChecked(weights, 'model.embed_tokens.weight', [config.vocabSize, hiddenSize])), inputIds], { axis: attr.int(0) });
+  let hidden = g.op('Gather', [addWeight(g, weights, 'model.embed_tokens.weight', [config.vocabSize, hiddenSize]), inputIds], { axis: attr.int(0) });
   for (let layer = 0; layer < config.layers; layer++) {
     const prefix = `model.layers.${layer}.`;
     const normed = rmsNorm(hidden, `${prefix}input_layernorm.weight`);

@@ -122,6 +122,13 @@ export function applyLora(base: WeightSource, adapter: LoraAdapter, mode: LoraMo
       if (weight !== undefined) shapes.set(name, [weight.rows, weight.columns]);
       return weight;
     },
+    stored(name) {
+      // a merged weight's values are no longer the file's
+      if (adapter.pairs.has(name) && !branched(name)) return undefined;
+      const stored = base.stored?.(name);
+      if (stored !== undefined && adapter.pairs.has(name)) shapes.set(name, stored.shape);
+      return stored;
+    },
     lora(name): LoraBranch | undefined {
       if (!adapter.pairs.has(name) || !branched(name)) return undefined;
       const { a, b, rank } = adapterPair(adapter, name, shapes.get(name) ?? base.read(name).shape);

@@ -1,13 +1,28 @@
 /**
  * Builds an ONNX graph node by node with generated value names, small constants inline and
- * weights as external data. Weights are handed to onnxruntime as in-memory external data (one
- * location per weight): ORT refuses external files outside the model's folder, and a generated
- * model has no folder next to the checkpoint it reads.
+ * weights as external data, of two kinds:
+ * - referenced in place (`fileWeight`): a tensor's bytes where the checkpoint's file holds them,
+ *   which onnxruntime reads itself (mapping the file where it can). The model, built in memory,
+ *   names its external folder in the session option
+ *   `session.model_external_initializers_file_folder_path` (session.ts): ORT refuses external paths
+ *   outside the model's folder, and that option is the model's folder for a model loaded from
+ *   bytes. One folder per model, so weights from a second folder are read instead.
+ * - in memory (`weight`, `rawWeight`): converted, dequantised, merged or computed values, handed to
+ *   onnxruntime as in-memory external data (one location per weight).
+ * onnxruntime takes one or the other: given in-memory external data, it refuses a location not in
+ * it. So a model with weights of both kinds carries the in-memory ones inline in its bytes (RoPE
+ * tables, LoRA branches: small) up to INLINE_LIMIT, and past that reads the file weights into
+ * memory too (a merged LoRA on a large model).
  */
+import { basename, dirname } from 'node:path';
 import { float32ToHalf } from './float16.js';
 import { DataType, encodeModel, type Attribute, type NodeProto, type TensorProto, type ValueInfo } from './onnx-proto.js';
+import { readTensorBytes } from './safetensors.js';
 
 export type FloatType = 'float32' | 'float16';
+
+/** In-memory weights a model with file weights carries inline: well under protobuf's 2 GiB limit on the model's bytes. */
+export const INLINE_LIMIT = 2 ** 30;
 
 export const attr = {
   int: (value: number): Attribute => ({ kind: 'int', value }),
@@ -22,11 +37,22 @@ export interface ExternalWeight {
   readonly data: Uint8Array;
 }
 
+/** A tensor's bytes in a file: where `fileWeight` points the graph. */
+export interface FileBytes {
+  readonly file: string;
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
 export interface BuiltModel {
   readonly model: Uint8Array;
   readonly externalData: readonly ExternalWeight[];
+  /** The folder of the weights referenced in place (their locations are file names in it); none when all are in memory. */
+  readonly externalFolder?: string;
   /** Bytes of weights, for reports (the bandwidth bound of a decode step). */
   readonly weightBytes: number;
+  /** Of those, the bytes referenced in place in the checkpoint's files. */
+  readonly inPlaceBytes: number;
 }
 
 export class GraphBuilder {
@@ -35,6 +61,9 @@ export class GraphBuilder {
   private readonly inputs: ValueInfo[] = [];
   private readonly outputs: ValueInfo[] = [];
   private readonly external: ExternalWeight[] = [];
+  /** By location: the file bytes of each weight referenced in place. */
+  private readonly inPlace = new Map<string, FileBytes>();
+  private externalFolder: string | undefined;
   private counter = 0;
   private weightBytes = 0;
   readonly floatDataType: DataType;
@@ -92,9 +121,48 @@ export class GraphBuilder {
     return name;
   }
 
-  build(opsets: Readonly<Record<string, number>>): BuiltModel {
-    const model = encodeModel({ graph: { name: this.name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs }, opsets });
-    return { model, externalData: this.external, weightBytes: this.weightBytes };
+  /**
+   * A weight of the graph's float type referenced where a file holds its bytes (already of that
+   * type, row-major, `dims`), not read here; undefined when the file is in another folder than the
+   * file weights before it (the caller reads that one into memory instead).
+   */
+  fileWeight(name: string, dims: readonly number[], bytes: FileBytes): string | undefined {
+    const folder = dirname(bytes.file);
+    if (this.externalFolder !== undefined && this.externalFolder !== folder) return undefined;
+    this.externalFolder = folder;
+    this.initializers.push({ name, dims, dataType: this.floatDataType, external: { location: basename(bytes.file), offset: bytes.offset, length: bytes.byteLength } });
+    this.inPlace.set(`${basename(bytes.file)}@${bytes.offset}`, bytes);
+    this.weightBytes += bytes.byteLength;
+    return name;
+  }
+
+  /** The model; `inlineLimit` (INLINE_LIMIT unless told) bounds the in-memory weights a model with file weights carries inline. */
+  build(opsets: Readonly<Record<string, number>>, { inlineLimit = INLINE_LIMIT }: { inlineLimit?: number } = {}): BuiltModel {
+    const encode = (initializers: readonly TensorProto[]) => encodeModel({ graph: { name: this.name, nodes: this.nodes, initializers, inputs: this.inputs, outputs: this.outputs }, opsets });
+    const inPlaceBytes = [...this.inPlace.values()].reduce((sum, bytes) => sum + bytes.byteLength, 0);
+    const weightBytes = this.weightBytes;
+    if (this.externalFolder === undefined || this.external.length === 0) {
+      return { model: encode(this.initializers), externalData: this.external, weightBytes, inPlaceBytes, ...(this.externalFolder !== undefined ? { externalFolder: this.externalFolder } : {}) };
+    }
+    const inMemory = new Map(this.external.map((weight) => [weight.path, weight.data]));
+    const inMemoryBytes = this.external.reduce((sum, weight) => sum + weight.data.length, 0);
+    if (inMemoryBytes <= inlineLimit) {
+      const initializers = this.initializers.map((tensor) => {
+        const data = tensor.external !== undefined ? inMemory.get(tensor.external.location) : undefined;
+        return data === undefined ? tensor : { name: tensor.name, dims: tensor.dims, dataType: tensor.dataType, bytes: data };
+      });
+      return { model: encode(initializers), externalData: [], externalFolder: this.externalFolder, weightBytes, inPlaceBytes };
+    }
+    // too much for the model's bytes: every weight in memory, the file ones read now
+    const external = [...this.external];
+    const initializers = this.initializers.map((tensor) => {
+      const bytes = tensor.external !== undefined ? this.inPlace.get(`${tensor.external.location}@${tensor.external.offset}`) : undefined;
+      if (tensor.external === undefined || bytes === undefined || inMemory.has(tensor.external.location)) return tensor;
+      const location = `weight-${external.length}`;
+      external.push({ path: location, data: readTensorBytes({ name: tensor.name, ...bytes }) });
+      return { ...tensor, external: { location, offset: 0, length: bytes.byteLength } };
+    });
+    return { model: encode(initializers), externalData: external, weightBytes, inPlaceBytes: 0 };
   }
 
   private inline(dataType: DataType, dims: readonly number[], bytes: Uint8Array): string {

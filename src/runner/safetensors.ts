@@ -113,7 +113,7 @@ function readFileText(file: string): string {
 }
 
 /** The tensor's bytes as stored, in memory of their own (offset 0, so any typed view fits). */
-export function readTensorBytes(tensor: StoredTensor): Uint8Array {
+export function readTensorBytes(tensor: Pick<StoredTensor, 'name' | 'file' | 'offset' | 'byteLength'>): Uint8Array {
   const bytes = new Uint8Array(tensor.byteLength);
   const descriptor = openSync(tensor.file, 'r');
   try {

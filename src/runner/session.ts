@@ -44,6 +44,15 @@ function candidates(request: DeviceRequest): Device[] {
   return cudaProviderInstalled() ? ['cuda', 'cpu'] : ['cpu'];
 }
 
+/** The session options that give onnxruntime a generated model's weights: in memory, or where they lie (onnx-graph.ts). */
+export function weightOptions(model: BuiltModel): { externalData: { path: string; data: Uint8Array }[]; extra?: { session: Record<string, string> } } {
+  return {
+    externalData: model.externalData.map((weight) => ({ path: weight.path, data: weight.data })),
+    // the folder of the weights referenced in place: a model loaded from bytes has none of its own
+    ...(model.externalFolder !== undefined ? { extra: { session: { model_external_initializers_file_folder_path: model.externalFolder } } } : {}),
+  };
+}
+
 /** What to open on one device: a generated model or a model file, and the outputs to leave in the device's memory. */
 export interface DeviceModel {
   readonly model: BuiltModel | string;
@@ -85,7 +94,7 @@ export async function openSession(model: BuiltModel | string | ModelForDevice, s
       const session =
         typeof source === 'string'
           ? await ort.InferenceSession.create(source, options)
-          : await ort.InferenceSession.create(source.model, { ...options, externalData: source.externalData.map((weight) => ({ path: weight.path, data: weight.data })) });
+          : await ort.InferenceSession.create(source.model, { ...options, ...weightOptions(source) });
       return { session, device, fallbacks };
     } catch (error) {
       if (device === 'cpu') throw new ToolbenchError('runner.failed', 1, `onnxruntime could not load the model: ${(error as Error).message}`, { cause: error });

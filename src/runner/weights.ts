@@ -3,9 +3,12 @@
  * shapes (`[out, in]` for linear layers). Safetensors checkpoints, GGUF files and LoRA-merged
  * weights all present themselves this way; a source of block-quantised weights (GGUF) also
  * offers its linear weights in onnxruntime's MatMulNBits layout, and a LoRA source can offer a
- * linear weight's adapter as a low-rank side branch instead of merging it (lora.ts).
+ * linear weight's adapter as a low-rank side branch instead of merging it (lora.ts). A
+ * safetensors source also says where each tensor's bytes lie, so that a graph of the same float
+ * type references them in place (`addWeight`) and they are never read into JavaScript.
  */
 import { ToolbenchError } from '../util/errors.js';
+import type { GraphBuilder } from './onnx-graph.js';
 import { readTensorFloat32, type StoredTensor } from './safetensors.js';
 
 export interface WeightValues {
@@ -52,10 +55,12 @@ export interface WeightSource {
   quantized?(name: string): QuantizedWeight | undefined;
   /** A side branch to add to the linear layer of `name` (whose `read` and `quantized` leave it out), or undefined. */
   lora?(name: string): LoraBranch | undefined;
+  /** Where a file holds the weight's bytes as `read` gives its values (in the file's dtype), or undefined when only `read` has it. */
+  stored?(name: string): StoredTensor | undefined;
 }
 
 export function safetensorsWeights(origin: string, tensors: ReadonlyMap<string, StoredTensor>): WeightSource {
-  return lookupWeights(origin, tensors, (tensor) => ({ shape: tensor.shape, data: readTensorFloat32(tensor) }));
+  return { ...lookupWeights(origin, tensors, (tensor) => ({ shape: tensor.shape, data: readTensorFloat32(tensor) })), stored: (name) => tensors.get(name) };
 }
 
 export function memoryWeights(origin: string, tensors: ReadonlyMap<string, WeightValues>): WeightSource {
@@ -81,8 +86,26 @@ export function missingWeight(origin: string, name: string): ToolbenchError {
 /** Reads `name`, checking its shape against what the config implies. */
 export function readChecked(source: WeightSource, name: string, shape: readonly number[]): Float32Array {
   const weight = source.read(name);
-  if (weight.shape.length !== shape.length || weight.shape.some((dim, index) => dim !== shape[index])) {
-    throw new ToolbenchError('model.invalid', 2, `${source.origin}: ${name} has shape [${weight.shape.join(', ')}], the config implies [${shape.join(', ')}]`);
-  }
+  checkShape(source, name, weight.shape, shape);
   return weight.data;
+}
+
+/**
+ * `name` as a weight of the graph, its shape checked: referenced in place when its file stores it
+ * in the graph's float type (F32 for float32 graphs, F16 for float16), else read and converted.
+ */
+export function addWeight(g: GraphBuilder, source: WeightSource, name: string, shape: readonly number[]): string {
+  const stored = source.stored?.(name);
+  if (stored !== undefined && stored.dtype === (g.floatType === 'float16' ? 'F16' : 'F32')) {
+    checkShape(source, name, stored.shape, shape);
+    const referenced = g.fileWeight(name, shape, stored);
+    if (referenced !== undefined) return referenced;
+  }
+  return g.weight(name, shape, readChecked(source, name, shape));
+}
+
+function checkShape(source: WeightSource, name: string, actual: readonly number[], expected: readonly number[]): void {
+  if (actual.length !== expected.length || actual.some((dim, index) => dim !== expected[index])) {
+    throw new ToolbenchError('model.invalid', 2, `${source.origin}: ${name} has shape [${actual.join(', ')}], the config implies [${expected.join(', ')}]`);
+  }
 }

@@ -21,7 +21,7 @@ import { parseModelConfig, type LlamaConfig } from '../../src/runner/model-confi
 import { probeProvider } from '../../src/runner/provider-probe.js';
 import { readCheckpointTensors } from '../../src/runner/safetensors.js';
 import { SentenceEncoder } from '../../src/runner/sentence-encoder.js';
-import { loadOrt } from '../../src/runner/session.js';
+import { loadOrt, weightOptions } from '../../src/runner/session.js';
 import { safetensorsWeights } from '../../src/runner/weights.js';
 import { exportOnnx } from '../helpers/optimum-export.js';
 import { llamaReferenceLogits } from '../helpers/reference-llama.js';
@@ -300,7 +300,7 @@ describe('where the graph runs on WebGPU', { skip }, () => {
       logSeverityLevel: 3,
       enableProfiling: true,
       profileFilePrefix: join(profiles, 'run'),
-      externalData: built.externalData.map((weight) => ({ path: weight.path, data: weight.data })),
+      ...weightOptions(built),
     });
     try {
       const int64 = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
