@@ -87,7 +87,7 @@ async function child(kind, path, graph, device = 'cpu', cacheOnDevice = true) {
       : { hiddenSize: 64, intermediateSize: 172, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512 };
     writeTinyLlama(path, { seed: 7, vocabSize: 512, ...shape });
     lm = await CausalLm.load(path, { device, graph, cacheOnDevice });
-    if (lm.device !== device) throw new Error(`asked for ${device}, ran on ${lm.device}: ${lm.fallbacks.join('; ')}`);
+    if (lm.device !== device) throw new Error(`asked for ${device}, ran on ${lm.device}: ${lm.deviceNotes.join('; ')}`);
   } else {
     const { loadLanguageModel } = await import('../src/runner/language-model.ts');
     lm = (await loadLanguageModel(path, { device: 'cpu', graph })).lm;

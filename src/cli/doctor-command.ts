@@ -117,6 +117,11 @@ function renderDoctor(check: RunnerCheck, keys: Record<string, string | undefine
     return [[`  ${device}`], state, [detail], probe];
   });
   text += table(providerRows);
+  for (const device of ['cpu', 'webgpu', 'cuda'] as const) {
+    const note = providers[device].note;
+    if (note !== undefined) text += `  ${warn(`${device}: ${note}`)}
+`;
+  }
   text += `  --device auto runs on ${check.autoDevice}\n`;
 
   text += heading('GPUs');

@@ -174,7 +174,7 @@ async function runGenerate(path: string, flags: GenerateFlags, io: CliIo): Promi
   const loadStarted = performance.now();
   const { lm, tokenizer } = await loadLanguageModel(path, { ...runtimeSettings(flags), graph: flags.graph, ...(adapter !== undefined ? { adaptWeights: (weights) => applyLora(weights, adapter, flags.loraMode) } : {}) });
   const loadMs = performance.now() - loadStarted;
-  for (const fallback of lm.fallbacks) reporter.warn(`device ${fallback}`);
+  for (const fallback of lm.deviceNotes) reporter.warn(`device ${fallback}`);
   reporter.info(`model loaded in ${(loadMs / 1000).toFixed(1)} s on ${lm.device} (${lm.floatType})${adapter !== undefined ? `, adapter ${adapter.dir} (${flags.loraMode})` : ''}`);
   const streaming = flags.stream && !flags.json && prompts.length === 1;
   try {
@@ -212,7 +212,7 @@ async function runEmbed(path: string, flags: EmbedFlags, io: CliIo): Promise<voi
   if (texts.length === 0) throw usageError('no text: give --text TEXT (repeatable) or --text-file FILE');
   const batchSize = numberFlag('--batch-size', flags.batchSize, (value) => Number.isSafeInteger(value) && value >= 1, 'a whole number, 1 or more');
   const encoder = await SentenceEncoder.load(path, runtimeSettings(flags));
-  for (const fallback of encoder.fallbacks) reporter.warn(`device ${fallback}`);
+  for (const fallback of encoder.deviceNotes) reporter.warn(`device ${fallback}`);
   try {
     const embeddings = await encoder.embed(texts, batchSize);
     if (flags.json) {

@@ -95,7 +95,7 @@ export class CausalLm {
     readonly config: LlamaConfig,
     private readonly session: OrtSession,
     readonly device: Device,
-    readonly fallbacks: readonly string[],
+    readonly deviceNotes: readonly string[],
     readonly floatType: FloatType,
     /** Bytes of weights read per decoding step (for the bandwidth bound); 0 when unknown. */
     readonly weightBytes: number,
@@ -121,7 +121,7 @@ export class CausalLm {
       }
       const pastType = opened.session.inputMetadata.find((meta) => meta.name === 'past_key_values.0.key');
       const floatType: FloatType = pastType?.isTensor === true && pastType.type === 'float16' ? 'float16' : 'float32';
-      return new CausalLm(config, opened.session, opened.device, opened.fallbacks, floatType, 0, 'optimum', keepsCacheOnDevice(opened.device, 'optimum', options), inputs.has('position_ids'));
+      return new CausalLm(config, opened.session, opened.device, opened.deviceNotes, floatType, 0, 'optimum', keepsCacheOnDevice(opened.device, 'optimum', options), inputs.has('position_ids'));
     }
     if (layout.format === 'gguf') {
       const { loadGgufLlamaWeights } = await import('./gguf-weights.js');
@@ -144,7 +144,7 @@ export class CausalLm {
     }, options);
     const plan = plans.get(opened.device) as { cacheLayout: CacheLayout; weightBytes: number };
     const onDevice = keepsCacheOnDevice(opened.device, plan.cacheLayout, options);
-    return new CausalLm(loaded.config, opened.session, opened.device, opened.fallbacks, floatType, plan.weightBytes, plan.cacheLayout, onDevice);
+    return new CausalLm(loaded.config, opened.session, opened.device, opened.deviceNotes, floatType, plan.weightBytes, plan.cacheLayout, onDevice);
   }
 
   /** An empty cache for `batch` rows (the first call); an append cache has room for `capacity` positions before it grows. */
@@ -254,7 +254,7 @@ async function openCacheSlicer(layers: number, floatType: FloatType, device: Dev
     }
   }
   const opened = await openSession(() => ({ model: g.build({ '': 17 }), deviceOutputs: outputs }), { device });
-  if (opened.device !== device) throw new ToolbenchError('runner.failed', 1, `the KV cache is on ${device}, but a session to slice it opened on ${opened.device}: ${opened.fallbacks.join('; ')}`);
+  if (opened.device !== device) throw new ToolbenchError('runner.failed', 1, `the KV cache is on ${device}, but a session to slice it opened on ${opened.device}: ${opened.deviceNotes.join('; ')}`);
   return opened.session;
 }
 

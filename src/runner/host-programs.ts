@@ -113,6 +113,22 @@ export async function detectGpus(env: Env, procRoot = '/proc'): Promise<GpuRepor
   return { source: 'none', gpus: [], ...(problem !== undefined ? { problem } : {}) };
 }
 
+/**
+ * The GPU device files a Vulkan driver would open: DRM render nodes (dri/renderD*: AMD, Intel,
+ * Mesa's drivers) and NVIDIA's (nvidia0, ...), relative to `devDir`. None means a working Vulkan
+ * can only be a software one.
+ */
+export function gpuDeviceNodes(devDir = '/dev'): string[] {
+  const list = (dir: string): string[] => {
+    try {
+      return readdirSync(join(devDir, dir));
+    } catch {
+      return [];
+    }
+  };
+  return [...list('dri').filter((name) => name.startsWith('renderD')).map((name) => `dri/${name}`), ...list('.').filter((name) => /^nvidia\d+$/.test(name))];
+}
+
 /** "NVIDIA H100 80GB HBM3, 81559 MiB, 580.65.06" per line. */
 export function parseNvidiaSmi(text: string): Gpu[] {
   return text

@@ -4,7 +4,7 @@
  * Optionally each provider is probed with a one-node model.
  */
 import { join } from 'node:path';
-import { detectGpus, readLdconfigCache, type GpuReport } from './host-programs.js';
+import { detectGpus, gpuDeviceNodes, readLdconfigCache, type GpuReport } from './host-programs.js';
 import { ortProviders, probeProvider, type ProbeResult } from './provider-probe.js';
 import { CUDA_PROVIDER_FILES, cudaProviderFiles, ortLibraryDir, ortPackageOf, type CudaProviderFile, type Env } from './providers.js';
 import type { Device } from './session.js';
@@ -17,6 +17,8 @@ export interface ProviderCheck {
   /** Shared libraries it loads that are not part of onnxruntime (the Vulkan loader for WebGPU). */
   readonly needs?: readonly LibraryLocation[];
   readonly probe?: ProbeResult;
+  /** A caveat (WebGPU with no GPU device: only a software adapter can run it). */
+  readonly note?: string;
 }
 
 export type CudaLibraryCheck = LibraryLocation & Pick<NeededLibrary, 'how'>;
@@ -42,7 +44,8 @@ export async function checkCudaLibraries(env: Env, libraryDir: string | undefine
   return cudaProviderLibraries(provider).map((library) => ({ ...findLibrary(library.name, where), how: library.how }));
 }
 
-export async function checkRunner(env: Env, options: { probe: boolean }): Promise<RunnerCheck> {
+export async function checkRunner(env: Env, options: { probe: boolean; devDir?: string }): Promise<RunnerCheck> {
+  const devDir = options.devDir ?? '/dev';
   const libraryDir = ortLibraryDir(env);
   const version = ortPackageOf(libraryDir)?.version;
   let bundled: readonly string[] = [];
@@ -57,7 +60,11 @@ export async function checkRunner(env: Env, options: { probe: boolean }): Promis
   const cudaInstalled = CUDA_PROVIDER_FILES.every((file) => files[file]);
   const providers: Record<Device, ProviderCheck> = {
     cpu: { installed: loadError === undefined },
-    webgpu: { installed: bundled.includes('webgpu'), ...(process.platform === 'linux' ? { needs: [findLibrary('libvulkan.so.1', search)] } : {}) },
+    webgpu: {
+      installed: bundled.includes('webgpu'),
+      ...(process.platform === 'linux' ? { needs: [findLibrary('libvulkan.so.1', search)] } : {}),
+      ...(process.platform === 'linux' && gpuDeviceNodes(devDir).length === 0 ? { note: 'no GPU device in /dev: only a software Vulkan adapter (Mesa llvmpipe) can run it, slower than the CPU provider' } : {}),
+    },
     cuda: { installed: cudaInstalled, files },
   };
   if (options.probe && loadError === undefined) {

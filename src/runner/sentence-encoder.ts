@@ -35,7 +35,7 @@ export class SentenceEncoder {
     readonly tokenizer: TextTokenizer,
     private readonly session: OrtSession,
     readonly device: Device,
-    readonly fallbacks: readonly string[],
+    readonly deviceNotes: readonly string[],
   ) {}
 
   static async load(dir: string, options: SentenceEncoderOptions): Promise<SentenceEncoder> {
@@ -49,7 +49,7 @@ export class SentenceEncoder {
     const floatType = options.floatType ?? 'float32';
     const built = floatType === 'float32' && options.graph !== 'unfused' ? buildFusedBertGraph(config, weights, head) : buildBertGraph(config, weights, head, floatType);
     const opened = await openSession(built, options);
-    return new SentenceEncoder(config, head, maxLength, TextTokenizer.fromDir(dir), opened.session, opened.device, opened.fallbacks);
+    return new SentenceEncoder(config, head, maxLength, TextTokenizer.fromDir(dir), opened.session, opened.device, opened.deviceNotes);
   }
 
   /** One embedding per text, in order. */

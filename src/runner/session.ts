@@ -5,7 +5,7 @@
  */
 import { ToolbenchError } from '../util/errors.js';
 import type { BuiltModel } from './onnx-graph.js';
-import { firstLine } from './host-programs.js';
+import { firstLine, gpuDeviceNodes } from './host-programs.js';
 import { cudaProviderInstalled } from './providers.js';
 
 export type DeviceRequest = 'auto' | 'cuda' | 'webgpu' | 'cpu';
@@ -29,9 +29,12 @@ export function loadOrt(): Promise<Ort> {
 export interface OpenedSession {
   readonly session: OrtSession;
   readonly device: Device;
-  /** Why providers before the one used were passed over (empty when the first one worked). */
-  readonly fallbacks: readonly string[];
+  /** Why providers before the one used were passed over, and caveats about the one used (empty when there are none). */
+  readonly deviceNotes: readonly string[];
 }
+
+/** WebGPU working with no GPU device to run on: a software Vulkan adapter (scripts/vulkan-llvmpipe.sh installs one for tests). */
+export const SOFTWARE_WEBGPU_NOTE = 'webgpu: no GPU device in /dev (no dri/renderD*, no nvidia*): Vulkan runs on a software adapter such as Mesa\'s llvmpipe, correct but slower than --device cpu';
 
 export interface SessionSettings {
   readonly device: DeviceRequest;
@@ -72,10 +75,10 @@ export type ModelForDevice = (device: Device) => DeviceModel;
  */
 export async function openSession(model: BuiltModel | string | ModelForDevice, settings: SessionSettings): Promise<OpenedSession> {
   const ort = await loadOrt();
-  const fallbacks: string[] = [];
+  const deviceNotes: string[] = [];
   for (const device of candidates(settings.device)) {
     if (device === 'cuda' && !cudaProviderInstalled()) {
-      fallbacks.push('cuda: the CUDA provider is not installed (run "toolbench setup cuda")');
+      deviceNotes.push('cuda: the CUDA provider is not installed (run "toolbench setup cuda")');
       continue;
     }
     // outside the try: a model that cannot be built is not a provider to fall back from
@@ -95,11 +98,12 @@ export async function openSession(model: BuiltModel | string | ModelForDevice, s
         typeof source === 'string'
           ? await ort.InferenceSession.create(source, options)
           : await ort.InferenceSession.create(source.model, { ...options, ...weightOptions(source) });
-      return { session, device, fallbacks };
+      if (device === 'webgpu' && gpuDeviceNodes().length === 0) deviceNotes.push(SOFTWARE_WEBGPU_NOTE);
+      return { session, device, deviceNotes };
     } catch (error) {
       if (device === 'cpu') throw new ToolbenchError('runner.failed', 1, `onnxruntime could not load the model: ${(error as Error).message}`, { cause: error });
-      fallbacks.push(`${device}: ${firstLine((error as Error).message)}`);
+      deviceNotes.push(`${device}: ${firstLine((error as Error).message)}`);
     }
   }
-  throw new ToolbenchError('runner.failed', 1, `no execution provider could load the model: ${fallbacks.join('; ')}`);
+  throw new ToolbenchError('runner.failed', 1, `no execution provider could load the model: ${deviceNotes.join('; ')}`);
 }

@@ -54,8 +54,8 @@ describe('an exported model.onnx folder', () => {
     const actual = await loadLanguageModel(exported, { device: 'cuda', threads: 1 });
     try {
       assert.equal(actual.lm.device, 'cpu');
-      assert.equal(actual.lm.fallbacks.length, 1);
-      assert.match(actual.lm.fallbacks[0] as string, /^cuda: /);
+      assert.equal(actual.lm.deviceNotes.length, 1);
+      assert.match(actual.lm.deviceNotes[0] as string, /^cuda: /);
       const settings = { maxNewTokens: 6, temperature: 0, topP: 1, seed: 0, stop: [] };
       const want = await generate(expected.lm, expected.tokenizer, ['hello'], settings);
       const got = await generate(actual.lm, actual.tokenizer, ['hello'], settings);

@@ -1,14 +1,16 @@
 /**
  * The pieces of `doctor`: the ELF DT_NEEDED reader (on onnxruntime-node's own libraries), the
- * loader's search order, `ldconfig -p` and `nvidia-smi` parsing, and the /proc fallback for GPUs.
+ * loader's search order, `ldconfig -p` and `nvidia-smi` parsing, the /proc fallback for GPUs and
+ * the GPU device files.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { detectGpus, parseNvidiaSmi } from '../../src/runner/host-programs.js';
+import { detectGpus, gpuDeviceNodes, parseNvidiaSmi } from '../../src/runner/host-programs.js';
 import { ortLibraryDir } from '../../src/runner/providers.js';
+import { checkRunner } from '../../src/runner/runner-check.js';
 import { CUDA13_PROVIDER_LIBRARIES, cudaProviderLibraries, findLibrary, parseLdconfigCache, readElfDynamic } from '../../src/runner/shared-libraries.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbench-shared-libraries-'));
@@ -97,5 +99,20 @@ describe('GPUs', () => {
     const noPath = { PATH: join(scratch, 'empty-bin') };
     assert.deepEqual(await detectGpus(noPath, proc), { source: '/proc/driver/nvidia', gpus: [{ name: 'NVIDIA H100 80GB HBM3', driver: '580.65.06' }] });
     assert.deepEqual(await detectGpus(noPath, join(scratch, 'no-proc')), { source: 'none', gpus: [] });
+  });
+
+  test('GPU device files: DRM render nodes and NVIDIA devices count; card nodes, nvidiactl and a missing /dev do not', async () => {
+    const dev = join(scratch, 'dev');
+    mkdirSync(join(dev, 'dri'), { recursive: true });
+    for (const name of ['dri/card0', 'dri/renderD128', 'nvidia0', 'nvidia1', 'nvidiactl', 'nvidia-uvm', 'null']) writeFileSync(join(dev, name), '');
+    assert.deepEqual(gpuDeviceNodes(dev), ['dri/renderD128', 'nvidia0', 'nvidia1']);
+    assert.deepEqual(gpuDeviceNodes(join(scratch, 'no-dev')), []);
+    // doctor notes that WebGPU can only be a software adapter without them
+    const bare = join(scratch, 'bare-dev');
+    mkdirSync(bare);
+    const withoutGpu = await checkRunner({}, { probe: false, devDir: bare });
+    const withGpu = await checkRunner({}, { probe: false, devDir: dev });
+    assert.equal(withGpu.providers.webgpu.note, undefined);
+    if (process.platform === 'linux') assert.match(withoutGpu.providers.webgpu.note ?? '', /software Vulkan adapter/);
   });
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { CausalLm, type CausalLmOptions, type ForwardInput, type KvCache } from '../../src/runner/causal-lm.js';
 import { DeviceKvCache } from '../../src/runner/device-kv-cache.js';
 import { generate } from '../../src/runner/generate.js';
+import { gpuDeviceNodes } from '../../src/runner/host-programs.js';
 import { loadLanguageModel } from '../../src/runner/language-model.js';
 import { buildLlamaGraph } from '../../src/runner/llama-graph.js';
 import type { FusedAttention } from '../../src/runner/llama-fused-graph.js';
@@ -21,7 +22,7 @@ import { parseModelConfig, type LlamaConfig } from '../../src/runner/model-confi
 import { probeProvider } from '../../src/runner/provider-probe.js';
 import { readCheckpointTensors } from '../../src/runner/safetensors.js';
 import { SentenceEncoder } from '../../src/runner/sentence-encoder.js';
-import { loadOrt, weightOptions } from '../../src/runner/session.js';
+import { loadOrt, SOFTWARE_WEBGPU_NOTE, weightOptions } from '../../src/runner/session.js';
 import { safetensorsWeights } from '../../src/runner/weights.js';
 import { exportOnnx } from '../helpers/optimum-export.js';
 import { llamaReferenceLogits } from '../helpers/reference-llama.js';
@@ -85,7 +86,9 @@ describe('LLaMA on WebGPU', { skip }, () => {
     test(`${graph}, fp32: the reference's logits in the prefill and in cached steps, the cache in GPU buffers`, async () => {
       const lm = await onWebGpu({ graph });
       try {
-        assert.equal(lm.device, 'webgpu', `fell back: ${lm.fallbacks.join('; ')}`);
+        assert.equal(lm.device, 'webgpu', `fell back: ${lm.deviceNotes.join('; ')}`);
+        // without a GPU device this adapter is a software one, and the user is told so
+        assert.deepEqual(lm.deviceNotes, gpuDeviceNodes().length === 0 ? [SOFTWARE_WEBGPU_NOTE] : []);
         assert.equal(lm.cacheLayout, 'optimum');
         assert.equal(lm.cacheOnDevice, true);
         const { logits, cache } = await stepThrough(lm);
