@@ -18,7 +18,7 @@ import type { Tensor } from 'onnxruntime-common';
 import { ToolbenchError } from '../util/errors.js';
 import { findCheckpoint, readModelConfig } from './checkpoint.js';
 import { AppendKvCache } from './append-kv-cache.js';
-import { DeviceKvCache } from './device-kv-cache.js';
+import { cacheTensors, DeviceKvCache } from './device-kv-cache.js';
 import { halfToFloat32 } from './float16.js';
 import { buildLlamaGraph, type LlamaGraphKind } from './llama-graph.js';
 import type { CacheLayout } from './llama-graph-parts.js';
@@ -175,7 +175,11 @@ export class CausalLm {
     if (cache.batch !== 1 || !Number.isInteger(length) || length < 0 || length > cache.length) {
       throw new RangeError(`cannot take the first ${length} positions of a cache of ${cache.batch} rows and ${cache.length} positions (batch 1 only)`);
     }
-    this.slicer ??= openCacheSlicer(this.config.layers, this.floatType, this.device);
+    // a slicer that failed to open is not kept: the next call tries again
+    this.slicer ??= openCacheSlicer(this.config.layers, this.floatType, this.device).catch((error: unknown) => {
+      this.slicer = undefined;
+      throw error;
+    });
     const ort = await loadOrt();
     const outputs = await (await this.slicer).run({ ...cache.feeds(), length: new ort.Tensor('int64', BigInt64Array.of(BigInt(length)), [1]) });
     return DeviceKvCache.fromOutputs(outputs, this.config.layers, 'sliced');
@@ -205,15 +209,12 @@ export class CausalLm {
     let next: KvCache;
     if (cache instanceof AppendKvCache) next = cache.appended(outputs, sequence);
     else if (cache instanceof DeviceKvCache) next = DeviceKvCache.fromOutputs(outputs, this.config.layers);
-    else {
-      const tensors = new Map<string, Tensor>();
-      for (let layer = 0; layer < this.config.layers; layer++) {
-        for (const kind of ['key', 'value']) tensors.set(`past_key_values.${layer}.${kind}`, outputs[`present.${layer}.${kind}`] as Tensor);
-      }
-      next = tensors;
-    }
+    else next = cacheTensors(outputs, this.config.layers);
     const logits = outputs['logits'] as Tensor;
-    if (logits.dims[0] !== batch || logits.dims[1] !== sequence) throw new ToolbenchError('runner.failed', 1, `the model returned logits of shape [${logits.dims.join(', ')}] for ${batch}×${sequence} tokens`);
+    if (logits.dims[0] !== batch || logits.dims[1] !== sequence) {
+      releaseCache(next);
+      throw new ToolbenchError('runner.failed', 1, `the model returned logits of shape [${logits.dims.join(', ')}] for ${batch}×${sequence} tokens`);
+    }
     // our graphs cast logits to float32; an Optimum fp16 export may not
     const values = logits.type === 'float16' ? halfToFloat32(logits.data as Uint16Array) : (logits.data as Float32Array);
     return { logits: values, sequence, cache: next };
@@ -254,7 +255,10 @@ async function openCacheSlicer(layers: number, floatType: FloatType, device: Dev
     }
   }
   const opened = await openSession(() => ({ model: g.build({ '': 17 }), deviceOutputs: outputs }), { device });
-  if (opened.device !== device) throw new ToolbenchError('runner.failed', 1, `the KV cache is on ${device}, but a session to slice it opened on ${opened.device}: ${opened.deviceNotes.join('; ')}`);
+  if (opened.device !== device) {
+    await opened.session.release();
+    throw new ToolbenchError('runner.failed', 1, `the KV cache is on ${device}, but a session to slice it opened on ${opened.device}: ${opened.deviceNotes.join('; ')}`);
+  }
   return opened.session;
 }
 

@@ -23,11 +23,7 @@ export class DeviceKvCache {
 
   /** The cache the session's outputs hold (present.N.key|value of `layers` layers). */
   static fromOutputs(outputs: Readonly<Record<string, unknown>>, layers: number, outputPrefix = 'present'): DeviceKvCache {
-    const tensors = new Map<string, Tensor>();
-    for (let layer = 0; layer < layers; layer++) {
-      for (const kind of ['key', 'value']) tensors.set(`past_key_values.${layer}.${kind}`, outputs[`${outputPrefix}.${layer}.${kind}`] as Tensor);
-    }
-    return new DeviceKvCache(tensors);
+    return new DeviceKvCache(cacheTensors(outputs, layers, outputPrefix));
   }
 
   get length(): number {
@@ -50,4 +46,13 @@ export class DeviceKvCache {
     this.released = true;
     for (const tensor of this.tensors.values()) if (tensor.location === 'gpu-buffer') tensor.dispose();
   }
+}
+
+/** A run's cache outputs `${outputPrefix}.N.key|value` as the next run's past_key_values.N.key|value feeds. */
+export function cacheTensors(outputs: Readonly<Record<string, unknown>>, layers: number, outputPrefix = 'present'): Map<string, Tensor> {
+  const tensors = new Map<string, Tensor>();
+  for (let layer = 0; layer < layers; layer++) {
+    for (const kind of ['key', 'value']) tensors.set(`past_key_values.${layer}.${kind}`, outputs[`${outputPrefix}.${layer}.${kind}`] as Tensor);
+  }
+  return tensors;
 }

@@ -5,9 +5,10 @@
  * that may be the start of a stop string are held back.
  *
  * A single prompt may start from the cache of its first tokens (`prefix`), so the prefill runs only
- * the rest, and gives back the cache it ends with (`cached`) for the next prompt to start from.
- * Caches and GPU memory: the prefix stays the caller's, and so does the returned cache; every
- * other cache a call makes is released here (causal-lm.ts releaseCache), including on failure.
+ * the rest, and gives back the cache it ends with (`cached`, when asked) for the next prompt to
+ * start from. Caches and GPU memory: the prefix stays the caller's, and so does the returned
+ * cache; every other cache a call makes is released here (causal-lm.ts releaseCache), including
+ * on failure.
  */
 import { ToolbenchError } from '../util/errors.js';
 import { cacheBatch, cacheLength, releaseCache, type CausalLm, type KvCache } from './causal-lm.js';
@@ -29,6 +30,11 @@ export interface GenerateOptions extends SamplingSettings {
    * at most the prompt's length - 1, and the cache holds exactly `length` positions.
    */
   readonly prefix?: CachedSequencePrefix;
+  /**
+   * For a single prompt: give back the cache the generation ends with (`cached`), which the caller
+   * then owns (and releases: causal-lm.ts releaseCache). Otherwise it is released here.
+   */
+  readonly keepCache?: boolean;
 }
 
 /** The KV cache of a sequence's first `length` tokens, batch 1 ([1, kvHeads, length, headDim] each). */
@@ -68,8 +74,8 @@ export interface GenerateResult {
   readonly generations: readonly Generation[];
   readonly timing: GenerationTiming;
   /**
-   * For a single prompt: the prompt and the new tokens fed back, with their cache. The last new
-   * token (and an end token) was sampled but never fed, so it is not there.
+   * For a single prompt with `keepCache`: the prompt and the new tokens fed back, with their
+   * cache. The last new token (and an end token) was sampled but never fed, so it is not there.
    */
   readonly cached?: CachedSequence;
 }
@@ -107,7 +113,7 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
   });
   let cache: KvCache = options.prefix?.cache ?? (await lm.emptyCache(prompts.length, longest + maxNewTokens));
   let ids: number[][] = encoded.ids.map((row) => row.slice(reused));
-  const fed = prompts.length === 1 ? (encoded.ids[0] ?? []).slice(0, reused) : undefined;
+  const fed = prompts.length === 1 && options.keepCache === true ? (encoded.ids[0] ?? []).slice(0, reused) : undefined;
   const prefillTokens = maxNewTokens > 0 ? (ids[0]?.length ?? 0) : 0;
   let prefillMs = 0;
   let firstTokenMs = 0;
@@ -150,7 +156,7 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
     throw error;
   }
   for (const row of rows) if (!row.finished) row.finish('length');
-  // a batch's final cache goes to no one
+  // a final cache not asked for goes to no one
   if (fed === undefined && cache !== options.prefix?.cache) releaseCache(cache);
   return {
     generations: rows.map((row) => row.result()),

@@ -115,8 +115,8 @@ export async function detectGpus(env: Env, procRoot = '/proc'): Promise<GpuRepor
 
 /**
  * The GPU device files a Vulkan driver would open: DRM render nodes (dri/renderD*: AMD, Intel,
- * Mesa's drivers) and NVIDIA's (nvidia0, ...), relative to `devDir`. None means a working Vulkan
- * can only be a software one.
+ * Mesa's drivers), NVIDIA's (nvidia0, ...) and WSL2's (dxg), relative to `devDir`. None means a
+ * working Vulkan can only be a software one.
  */
 export function gpuDeviceNodes(devDir = '/dev'): string[] {
   const list = (dir: string): string[] => {
@@ -126,7 +126,16 @@ export function gpuDeviceNodes(devDir = '/dev'): string[] {
       return [];
     }
   };
-  return [...list('dri').filter((name) => name.startsWith('renderD')).map((name) => `dri/${name}`), ...list('.').filter((name) => /^nvidia\d+$/.test(name))];
+  return [...list('dri').filter((name) => name.startsWith('renderD')).map((name) => `dri/${name}`), ...list('.').filter((name) => /^nvidia\d+$/.test(name) || name === 'dxg')];
+}
+
+/**
+ * Why WebGPU here can only run on a software Vulkan adapter (Linux with no GPU device file), or
+ * undefined. Other systems reach the GPU otherwise (D3D12, Metal) and have no such files.
+ */
+export function softwareWebGpuNote(devDir = '/dev', platform: NodeJS.Platform = process.platform): string | undefined {
+  if (platform !== 'linux' || gpuDeviceNodes(devDir).length > 0) return undefined;
+  return "no GPU device in /dev (no dri/renderD*, nvidia*, dxg): Vulkan can only run on a software adapter such as Mesa's llvmpipe, correct but slower than --device cpu";
 }
 
 /** "NVIDIA H100 80GB HBM3, 81559 MiB, 580.65.06" per line. */

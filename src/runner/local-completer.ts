@@ -12,7 +12,7 @@
  * copy; the first step of the next request copies it once if it is shorter than the previous
  * cache (AppendKvCache: copy on reuse), so the kept cache is never overwritten.
  */
-import { releaseCache, type CausalLmOptions } from './causal-lm.js';
+import { releaseCache, type CausalLmOptions, type KvCache } from './causal-lm.js';
 import { findCheckpoint } from './checkpoint.js';
 import { generate, type CachedSequence } from './generate.js';
 import { loadLanguageModel, type LanguageModel } from './language-model.js';
@@ -68,10 +68,15 @@ export function createLocalCompleter(modelPath: string, options: CausalLmOptions
     if (ids.length > keep) ids = ids.slice(ids.length - keep);
     // the prompt's last token always runs: its logits give the first new token
     const prefixTokens = previous === undefined ? 0 : Math.min(commonPrefixLength(previous.ids, ids), ids.length - 1);
-    const prefix = previous !== undefined && prefixTokens > 0 ? { cache: await lm.sliceCache(previous.cache, prefixTokens), length: prefixTokens } : undefined;
-    // one cache at a time: the old one is dropped before the new one grows (and lost if this request fails)
-    if (previous !== undefined) releaseCache(previous.cache);
-    previous = undefined;
+    let prefix: { cache: KvCache; length: number } | undefined;
+    try {
+      if (previous !== undefined && prefixTokens > 0) prefix = { cache: await lm.sliceCache(previous.cache, prefixTokens), length: prefixTokens };
+    } finally {
+      // one cache at a time: the old one is dropped before the new one grows, whether or not a
+      // prefix could be cut from it (and lost if this request fails)
+      if (previous !== undefined) releaseCache(previous.cache);
+      previous = undefined;
+    }
     let result;
     try {
       result = await generate(lm, tokenizer, [ids], {
@@ -80,6 +85,7 @@ export function createLocalCompleter(modelPath: string, options: CausalLmOptions
         topP: 1,
         seed: request.seed,
         stop: request.stop,
+        keepCache: true,
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
         ...(prefix !== undefined ? { prefix } : {}),
       });

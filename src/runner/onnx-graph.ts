@@ -14,6 +14,7 @@
  * tables, LoRA branches: small) up to INLINE_LIMIT, and past that reads the file weights into
  * memory too (a merged LoRA on a large model).
  */
+import { realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { float32ToHalf } from './float16.js';
 import { DataType, encodeModel, type Attribute, type NodeProto, type TensorProto, type ValueInfo } from './onnx-proto.js';
@@ -127,11 +128,14 @@ export class GraphBuilder {
    * file weights before it (the caller reads that one into memory instead).
    */
   fileWeight(name: string, dims: readonly number[], bytes: FileBytes): string | undefined {
-    const folder = dirname(bytes.file);
+    // onnxruntime checks the path after following links: a Hugging Face cache snapshot's files are
+    // links into its blobs folder, which is then the model's folder
+    const file = realpathSync(bytes.file);
+    const folder = dirname(file);
     if (this.externalFolder !== undefined && this.externalFolder !== folder) return undefined;
     this.externalFolder = folder;
-    this.initializers.push({ name, dims, dataType: this.floatDataType, external: { location: basename(bytes.file), offset: bytes.offset, length: bytes.byteLength } });
-    this.inPlace.set(`${basename(bytes.file)}@${bytes.offset}`, bytes);
+    this.initializers.push({ name, dims, dataType: this.floatDataType, external: { location: basename(file), offset: bytes.offset, length: bytes.byteLength } });
+    this.inPlace.set(`${basename(file)}@${bytes.offset}`, bytes);
     this.weightBytes += bytes.byteLength;
     return name;
   }

@@ -4,7 +4,7 @@
  * Optionally each provider is probed with a one-node model.
  */
 import { join } from 'node:path';
-import { detectGpus, gpuDeviceNodes, readLdconfigCache, type GpuReport } from './host-programs.js';
+import { detectGpus, readLdconfigCache, softwareWebGpuNote, type GpuReport } from './host-programs.js';
 import { ortProviders, probeProvider, type ProbeResult } from './provider-probe.js';
 import { CUDA_PROVIDER_FILES, cudaProviderFiles, ortLibraryDir, ortPackageOf, type CudaProviderFile, type Env } from './providers.js';
 import type { Device } from './session.js';
@@ -45,7 +45,7 @@ export async function checkCudaLibraries(env: Env, libraryDir: string | undefine
 }
 
 export async function checkRunner(env: Env, options: { probe: boolean; devDir?: string }): Promise<RunnerCheck> {
-  const devDir = options.devDir ?? '/dev';
+  const software = softwareWebGpuNote(options.devDir);
   const libraryDir = ortLibraryDir(env);
   const version = ortPackageOf(libraryDir)?.version;
   let bundled: readonly string[] = [];
@@ -63,7 +63,7 @@ export async function checkRunner(env: Env, options: { probe: boolean; devDir?: 
     webgpu: {
       installed: bundled.includes('webgpu'),
       ...(process.platform === 'linux' ? { needs: [findLibrary('libvulkan.so.1', search)] } : {}),
-      ...(process.platform === 'linux' && gpuDeviceNodes(devDir).length === 0 ? { note: 'no GPU device in /dev: only a software Vulkan adapter (Mesa llvmpipe) can run it, slower than the CPU provider' } : {}),
+      ...(software !== undefined ? { note: software } : {}),
     },
     cuda: { installed: cudaInstalled, files },
   };

@@ -5,7 +5,7 @@
  */
 import { ToolbenchError } from '../util/errors.js';
 import type { BuiltModel } from './onnx-graph.js';
-import { firstLine, gpuDeviceNodes } from './host-programs.js';
+import { firstLine, softwareWebGpuNote } from './host-programs.js';
 import { cudaProviderInstalled } from './providers.js';
 
 export type DeviceRequest = 'auto' | 'cuda' | 'webgpu' | 'cpu';
@@ -32,9 +32,6 @@ export interface OpenedSession {
   /** Why providers before the one used were passed over, and caveats about the one used (empty when there are none). */
   readonly deviceNotes: readonly string[];
 }
-
-/** WebGPU working with no GPU device to run on: a software Vulkan adapter (scripts/vulkan-llvmpipe.sh installs one for tests). */
-export const SOFTWARE_WEBGPU_NOTE = 'webgpu: no GPU device in /dev (no dri/renderD*, no nvidia*): Vulkan runs on a software adapter such as Mesa\'s llvmpipe, correct but slower than --device cpu';
 
 export interface SessionSettings {
   readonly device: DeviceRequest;
@@ -98,7 +95,8 @@ export async function openSession(model: BuiltModel | string | ModelForDevice, s
         typeof source === 'string'
           ? await ort.InferenceSession.create(source, options)
           : await ort.InferenceSession.create(source.model, { ...options, ...weightOptions(source) });
-      if (device === 'webgpu' && gpuDeviceNodes().length === 0) deviceNotes.push(SOFTWARE_WEBGPU_NOTE);
+      const software = device === 'webgpu' ? softwareWebGpuNote() : undefined;
+      if (software !== undefined) deviceNotes.push(`webgpu: ${software}`);
       return { session, device, deviceNotes };
     } catch (error) {
       if (device === 'cpu') throw new ToolbenchError('runner.failed', 1, `onnxruntime could not load the model: ${(error as Error).message}`, { cause: error });

@@ -318,9 +318,9 @@ describe('a cached prefix: the prefill runs only the rest of the prompt', () => 
       const { lm, tokenizer } = modelOf(graph);
       const { ids, diverging } = prompts(tokenizer);
       const from = async (prompt: readonly number[], source?: CachedSequence, length = 0) => {
-        if (source === undefined) return generate(lm, tokenizer, [prompt], { ...GREEDY, maxNewTokens: 8 });
+        if (source === undefined) return generate(lm, tokenizer, [prompt], { ...GREEDY, maxNewTokens: 8, keepCache: true });
         assert.deepEqual(source.ids.slice(0, length), prompt.slice(0, length), 'the cache is of the same first tokens');
-        return generate(lm, tokenizer, [prompt], { ...GREEDY, maxNewTokens: 8, prefix: { cache: await lm.sliceCache(source.cache, length), length } });
+        return generate(lm, tokenizer, [prompt], { ...GREEDY, maxNewTokens: 8, keepCache: true, prefix: { cache: await lm.sliceCache(source.cache, length), length } });
       };
       const scratch = await from(ids);
       const other = (await from(diverging)).cached;
@@ -351,13 +351,14 @@ describe('a cached prefix: the prefill runs only the rest of the prompt', () => 
       const whole = await lm.forward(unpadded([...sequence.ids, 5]), await lm.emptyCache(1));
       assertClose(step.logits, whole.logits.subarray(-step.logits.length), PREFIX_TOLERANCE, `${label}: logits`);
     };
-    const full = await generate(lm, tokenizer, [ids], { ...GREEDY, maxNewTokens: 10 });
+    const full = await generate(lm, tokenizer, [ids], { ...GREEDY, maxNewTokens: 10, keepCache: true });
+    assert.equal((await generate(lm, tokenizer, [ids], { ...GREEDY, maxNewTokens: 2 })).cached, undefined, 'no cache back unless asked');
     const [generation] = full.generations;
     assert.equal(generation?.finishReason, 'length');
     assert.deepEqual(full.cached?.ids, [...ids, ...(generation?.tokens.slice(0, -1) ?? [])]);
     await assertCovers(full.cached, 'length');
 
-    const stopped = await generate(lm, tokenizer, [ids], { ...GREEDY, maxNewTokens: 10, stop: [generation?.text.slice(6, 8) ?? ''] });
+    const stopped = await generate(lm, tokenizer, [ids], { ...GREEDY, maxNewTokens: 10, keepCache: true, stop: [generation?.text.slice(6, 8) ?? ''] });
     const [cut] = stopped.generations;
     assert.ok(cut?.finishReason === 'stop' && cut.tokens.length < 10, `stopped early: ${cut?.finishReason}`);
     assert.deepEqual(stopped.cached?.ids, [...ids, ...cut.tokens.slice(0, -1)]);
@@ -367,7 +368,7 @@ describe('a cached prefix: the prefill runs only the rest of the prompt', () => 
     const weights = safetensorsWeights(checkpoint.dir, readCheckpointTensors(checkpoint.dir));
     const ending = await CausalLm.fromWeights({ config: { ...lm.config, eosTokenIds: [end] }, weights }, { device: 'cpu', threads: 1 });
     try {
-      const ended = await generate(ending, tokenizer, [ids], { ...GREEDY, maxNewTokens: 10 });
+      const ended = await generate(ending, tokenizer, [ids], { ...GREEDY, maxNewTokens: 10, keepCache: true });
       const [short] = ended.generations;
       assert.deepEqual([short?.finishReason, short?.tokens], ['eos', generation?.tokens.slice(0, generation.tokens.indexOf(end))]);
       assert.deepEqual(ended.cached?.ids, [...ids, ...(short?.tokens ?? [])], 'the end token is not fed');

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { detectGpus, gpuDeviceNodes, parseNvidiaSmi } from '../../src/runner/host-programs.js';
+import { detectGpus, gpuDeviceNodes, parseNvidiaSmi, softwareWebGpuNote } from '../../src/runner/host-programs.js';
 import { ortLibraryDir } from '../../src/runner/providers.js';
 import { checkRunner } from '../../src/runner/runner-check.js';
 import { CUDA13_PROVIDER_LIBRARIES, cudaProviderLibraries, findLibrary, parseLdconfigCache, readElfDynamic } from '../../src/runner/shared-libraries.js';
@@ -104,8 +104,8 @@ describe('GPUs', () => {
   test('GPU device files: DRM render nodes and NVIDIA devices count; card nodes, nvidiactl and a missing /dev do not', async () => {
     const dev = join(scratch, 'dev');
     mkdirSync(join(dev, 'dri'), { recursive: true });
-    for (const name of ['dri/card0', 'dri/renderD128', 'nvidia0', 'nvidia1', 'nvidiactl', 'nvidia-uvm', 'null']) writeFileSync(join(dev, name), '');
-    assert.deepEqual(gpuDeviceNodes(dev), ['dri/renderD128', 'nvidia0', 'nvidia1']);
+    for (const name of ['dri/card0', 'dri/renderD128', 'nvidia0', 'nvidia1', 'nvidiactl', 'nvidia-uvm', 'null', 'dxg']) writeFileSync(join(dev, name), '');
+    assert.deepEqual(gpuDeviceNodes(dev).sort(), ['dri/renderD128', 'dxg', 'nvidia0', 'nvidia1']);
     assert.deepEqual(gpuDeviceNodes(join(scratch, 'no-dev')), []);
     // doctor notes that WebGPU can only be a software adapter without them
     const bare = join(scratch, 'bare-dev');
@@ -113,6 +113,11 @@ describe('GPUs', () => {
     const withoutGpu = await checkRunner({}, { probe: false, devDir: bare });
     const withGpu = await checkRunner({}, { probe: false, devDir: dev });
     assert.equal(withGpu.providers.webgpu.note, undefined);
-    if (process.platform === 'linux') assert.match(withoutGpu.providers.webgpu.note ?? '', /software Vulkan adapter/);
+    if (process.platform === 'linux') assert.match(withoutGpu.providers.webgpu.note ?? '', /software adapter/);
+    // elsewhere the GPU is reached without such files: no note
+    assert.equal(softwareWebGpuNote(bare, 'darwin'), undefined);
+    assert.equal(softwareWebGpuNote(bare, 'win32'), undefined);
+    assert.match(softwareWebGpuNote(bare, 'linux') ?? '', /llvmpipe/);
+    assert.equal(softwareWebGpuNote(dev, 'linux'), undefined);
   });
 });

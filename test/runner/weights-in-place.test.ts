@@ -6,7 +6,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CausalLm } from '../../src/runner/causal-lm.js';
@@ -90,6 +90,25 @@ describe('weights referenced in place', () => {
     assert.deepEqual(a, b);
   });
 
+  test('a Hugging Face cache snapshot (files linked into its blobs folder) is referenced in the blobs folder', async () => {
+    const checkpoint = llama({ seed: 76 });
+    const cache = join(root, 'hub', 'models--tiny');
+    const [blobs, snapshot] = [join(cache, 'blobs'), join(cache, 'snapshots', 'abc123')];
+    mkdirSync(blobs, { recursive: true });
+    mkdirSync(snapshot, { recursive: true });
+    for (const name of readdirSync(checkpoint.dir)) {
+      // as huggingface_hub lays it out: each file a blob named by its hash, linked from the snapshot
+      const blob = join(blobs, `sha-${name.replace(/\W/g, '')}`);
+      renameSync(join(checkpoint.dir, name), blob);
+      symlinkSync(join('..', '..', 'blobs', `sha-${name.replace(/\W/g, '')}`), join(snapshot, name));
+    }
+    const built = build(snapshot, 'float32', 'fused');
+    assert.equal(built.externalFolder, realpathSync(blobs));
+    assert.equal(built.inPlaceBytes, storedBytes(snapshot, checkpoint.files));
+    const difference = maxDifference(await logits(snapshot, 'float32', 'fused'), llamaReferenceLogits(checkpoint.weights, checkpoint.config, TOKENS));
+    assert.ok(difference <= 1e-4, `max |Δ| ${difference}`);
+  });
+
   test('a LoRA merged at load leaves the weights it does not change in place', () => {
     const checkpoint = llama({ seed: 75 });
     const adapterDir = join(root, 'adapter');
@@ -152,8 +171,10 @@ describe('a model with weights of both kinds', () => {
   });
 
   test('a second folder is not referenced: fileWeight declines it and the caller reads it', () => {
+    const [one, two] = [mkdtempSync(join(root, 'one-')), mkdtempSync(join(root, 'two-'))];
+    for (const dir of [one, two]) writeFileSync(join(dir, 'w.safetensors'), new Uint8Array(16));
     const g = new GraphBuilder('two-folders', 'float32');
-    assert.ok(g.fileWeight('a', [1], { file: '/one/a.safetensors', offset: 8, byteLength: 4 }) !== undefined);
-    assert.equal(g.fileWeight('b', [1], { file: '/two/b.safetensors', offset: 8, byteLength: 4 }), undefined);
+    assert.ok(g.fileWeight('a', [1], { file: join(one, 'w.safetensors'), offset: 8, byteLength: 4 }) !== undefined);
+    assert.equal(g.fileWeight('b', [1], { file: join(two, 'w.safetensors'), offset: 8, byteLength: 4 }), undefined);
   });
 });
