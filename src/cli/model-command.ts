@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { usageError } from '../util/errors.js';
 import { describeModel } from '../runner/model-info.js';
+import { FLOAT_REQUESTS, type FloatRequest } from '../runner/causal-lm.js';
 import { generate } from '../runner/generate.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../runner/session.js';
 import { SentenceEncoder } from '../runner/sentence-encoder.js';
@@ -17,7 +18,7 @@ import type { CommandOutcome } from './outcome.js';
 
 interface DeviceFlags {
   device: DeviceRequest;
-  dtype: 'float32' | 'float16';
+  dtype: FloatRequest;
   threads?: string;
   json?: boolean;
   color?: boolean;
@@ -49,7 +50,11 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 function addDeviceOptions(command: Command): Command {
   return command
     .addOption(new Option('--device <device>', 'where to run: auto picks CUDA when its provider is installed, else CPU').choices([...DEVICE_REQUESTS]).default('auto'))
-    .addOption(new Option('--dtype <type>', 'compute type of the generated graph').choices(['float32', 'float16']).default('float32'))
+    .addOption(
+      new Option('--dtype <type>', 'compute type of the generated graph; auto: float16 on a GPU for weights stored in 16 bits or quantised (GGUF), else float32 (always float32 on the CPU, and for embeddings)')
+        .choices([...FLOAT_REQUESTS])
+        .default('auto'),
+    )
     .option('--threads <n>', 'CPU threads per operator (onnxruntime default: one per core)');
 }
 
@@ -154,7 +159,7 @@ function textsOf(values: string[] | undefined, file: string | undefined, flag: s
   return texts;
 }
 
-function runtimeSettings(flags: DeviceFlags): { device: DeviceRequest; threads?: number; floatType: 'float32' | 'float16' } {
+function runtimeSettings(flags: DeviceFlags): { device: DeviceRequest; threads?: number; floatType: FloatRequest } {
   const threads = flags.threads === undefined ? undefined : numberFlag('--threads', flags.threads, (value) => Number.isSafeInteger(value) && value >= 1, 'a whole number, 1 or more');
   return { device: flags.device, floatType: flags.dtype, ...(threads !== undefined ? { threads } : {}) };
 }
@@ -211,7 +216,9 @@ async function runEmbed(path: string, flags: EmbedFlags, io: CliIo): Promise<voi
   const texts = textsOf(flags.text, flags.textFile, '--text-file');
   if (texts.length === 0) throw usageError('no text: give --text TEXT (repeatable) or --text-file FILE');
   const batchSize = numberFlag('--batch-size', flags.batchSize, (value) => Number.isSafeInteger(value) && value >= 1, 'a whole number, 1 or more');
-  const encoder = await SentenceEncoder.load(path, runtimeSettings(flags));
+  const settings = runtimeSettings(flags);
+  // the encoder is small: auto keeps it in float32 everywhere
+  const encoder = await SentenceEncoder.load(path, { ...settings, floatType: settings.floatType === 'auto' ? 'float32' : settings.floatType });
   for (const fallback of encoder.deviceNotes) reporter.warn(`device ${fallback}`);
   try {
     const embeddings = await encoder.embed(texts, batchSize);

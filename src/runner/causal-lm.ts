@@ -25,12 +25,21 @@ import type { CacheLayout } from './llama-graph-parts.js';
 import { GraphBuilder, type FloatType } from './onnx-graph.js';
 import { DataType } from './onnx-proto.js';
 import type { LlamaConfig } from './model-config.js';
-import { readCheckpointTensors } from './safetensors.js';
+import { readCheckpointTensors, type StoredTensor } from './safetensors.js';
 import { loadOrt, openSession, type Device, type OrtSession, type SessionSettings } from './session.js';
 import { safetensorsWeights, type WeightSource } from './weights.js';
 
+/**
+ * The graph's float type, or `auto`: float16 on a GPU (CUDA, WebGPU) for weights stored in 16 bits
+ * or fewer (F16, BF16, GGUF quants), as transformers' torch_dtype="auto" loads them; float32
+ * otherwise, and always on the CPU, whose provider has no float16 GEMM on x86 (slower, not faster).
+ */
+export type FloatRequest = FloatType | 'auto';
+export const FLOAT_REQUESTS: readonly FloatRequest[] = ['auto', 'float32', 'float16'];
+
 export interface CausalLmOptions extends SessionSettings {
-  readonly floatType?: FloatType;
+  /** `auto` unless told (FloatRequest). */
+  readonly floatType?: FloatRequest;
   /** The graph built from weights (llama-graph.ts); not used for an Optimum model.onnx. */
   readonly graph?: LlamaGraphKind;
   /** Wraps the checkpoint's weights (LoRA merging). */
@@ -88,6 +97,8 @@ export interface ForwardOutput {
 export interface LoadedWeights {
   readonly config: LlamaConfig;
   readonly weights: WeightSource;
+  /** Stored in 16 bits or fewer (F16, BF16, block quants): `auto` computes in float16 on a GPU. */
+  readonly halfWeights?: boolean;
 }
 
 export class CausalLm {
@@ -128,23 +139,24 @@ export class CausalLm {
       return CausalLm.fromWeights(loadGgufLlamaWeights(layout.file), options);
     }
     const config = llamaConfigOf(readModelConfig(layout.configFile), layout.configFile);
-    return CausalLm.fromWeights({ config, weights: safetensorsWeights(layout.dir, readCheckpointTensors(layout.dir)) }, options);
+    const tensors = readCheckpointTensors(layout.dir);
+    return CausalLm.fromWeights({ config, weights: safetensorsWeights(layout.dir, tensors), halfWeights: storedInHalf(tensors) }, options);
   }
 
   static async fromWeights(loaded: LoadedWeights, options: CausalLmOptions): Promise<CausalLm> {
-    const floatType = options.floatType ?? 'float32';
     const weights = options.adaptWeights?.(loaded.weights) ?? loaded.weights;
-    const plans = new Map<Device, { cacheLayout: CacheLayout; weightBytes: number }>();
+    const plans = new Map<Device, { floatType: FloatType; cacheLayout: CacheLayout; weightBytes: number }>();
     const opened = await openSession((device) => {
+      const floatType = resolveFloatType(options.floatType ?? 'auto', device, loaded.halfWeights === true);
       const cacheLayout = options.cacheLayout ?? (device === 'webgpu' ? 'optimum' : 'append');
       const attention = device === 'webgpu' ? 'decomposed' : 'operator';
       const built = buildLlamaGraph(loaded.config, weights, { floatType, cacheLayout, attention, ...(options.graph !== undefined ? { graph: options.graph } : {}) });
-      plans.set(device, { cacheLayout, weightBytes: built.weightBytes });
+      plans.set(device, { floatType, cacheLayout, weightBytes: built.weightBytes });
       return { model: built, deviceOutputs: keepsCacheOnDevice(device, cacheLayout, options) ? presentNames(loaded.config.layers) : [] };
     }, options);
-    const plan = plans.get(opened.device) as { cacheLayout: CacheLayout; weightBytes: number };
+    const plan = plans.get(opened.device) as { floatType: FloatType; cacheLayout: CacheLayout; weightBytes: number };
     const onDevice = keepsCacheOnDevice(opened.device, plan.cacheLayout, options);
-    return new CausalLm(loaded.config, opened.session, opened.device, opened.deviceNotes, floatType, plan.weightBytes, plan.cacheLayout, onDevice);
+    return new CausalLm(loaded.config, opened.session, opened.device, opened.deviceNotes, plan.floatType, plan.weightBytes, plan.cacheLayout, onDevice);
   }
 
   /** An empty cache for `batch` rows (the first call); an append cache has room for `capacity` positions before it grows. */
@@ -225,6 +237,18 @@ export class CausalLm {
     await slicer?.release();
     await this.session.release();
   }
+}
+
+/** Whether a checkpoint keeps its weights in 16 bits (judged by the embeddings: F16 or BF16). */
+export function storedInHalf(tensors: ReadonlyMap<string, StoredTensor>): boolean {
+  const dtype = tensors.get('model.embed_tokens.weight')?.dtype;
+  return dtype === 'F16' || dtype === 'BF16';
+}
+
+/** The float type a graph for `device` computes in (FloatRequest). */
+export function resolveFloatType(request: FloatRequest, device: Device, halfWeights: boolean): FloatType {
+  if (request !== 'auto') return request;
+  return device !== 'cpu' && halfWeights ? 'float16' : 'float32';
 }
 
 /** present.N.key|value of every layer: the outputs a device-resident cache keeps on the device. */

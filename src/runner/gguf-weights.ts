@@ -36,5 +36,7 @@ export function loadGgufLlamaWeights(file: string): GgufLlama {
     },
     quantized: (name) => (isLinearWeight(name) ? readGgufLlamaQuantized(model, tensorOf(name)) : undefined),
   };
-  return { config, weights, tokenizer: model.tokenizer };
+  // a GGUF file is F16 or block-quantised but for the odd all-F32 export
+  const halfWeights = model.tensors.get('model.embed_tokens.weight')?.stored.typeName !== 'F32';
+  return { config, weights, tokenizer: model.tokenizer, halfWeights };
 }

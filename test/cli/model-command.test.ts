@@ -135,6 +135,10 @@ describe('model generate', () => {
     const half = await runToolbench(['model', 'generate', llama.dir, ...CPU, '--dtype', 'float16', '--prompt', PROMPTS[0] as string, '--max-new-tokens', '2', '--json']);
     assert.equal(half.code, 0, half.stderr);
     assert.equal(JSON.parse(half.stdout).dtype, 'float16');
+    // auto (the default): an F16 checkpoint still computes in float32 on the CPU
+    const auto = await runToolbench(['model', 'generate', llamaF16.dir, ...CPU, '--dtype', 'auto', '--prompt', PROMPTS[0] as string, '--max-new-tokens', '2', '--json']);
+    assert.equal(auto.code, 0, auto.stderr);
+    assert.equal(JSON.parse(auto.stdout).dtype, 'float32');
   });
 
   test('usage errors exit 2 with a message that says what is wrong', async () => {

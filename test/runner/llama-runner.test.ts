@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CausalLm, type CausalLmOptions, type KvCache } from '../../src/runner/causal-lm.js';
+import { CausalLm, resolveFloatType, storedInHalf, type CausalLmOptions, type KvCache } from '../../src/runner/causal-lm.js';
+import { readCheckpointTensors } from '../../src/runner/safetensors.js';
 import { parseModelConfig, ropeInverseFrequencies } from '../../src/runner/model-config.js';
 import { ToolbenchError } from '../../src/util/errors.js';
 import { llamaReferenceLogits } from '../helpers/reference-llama.js';
@@ -270,5 +271,22 @@ describe('config.json', () => {
     refused({ ...TOOLLLAMA_2_7B_V2, num_key_value_heads: 5 }, /num_key_value_heads: expected a divisor of num_attention_heads \(32\), got 5/);
     refused({ ...TOOLLLAMA_2_7B_V2, hidden_size: '4096' }, /hidden_size: expected a number, got "4096"/);
     refused({ architectures: ['GPT2LMHeadModel'], model_type: 'gpt2' }, /architecture GPT2LMHeadModel is not supported/);
+  });
+});
+
+describe('the float type a graph computes in', () => {
+  test('auto: float16 on a GPU for weights stored in 16 bits or fewer, float32 otherwise and always on the CPU; asked types as asked', () => {
+    assert.equal(resolveFloatType('auto', 'cpu', true), 'float32');
+    assert.equal(resolveFloatType('auto', 'cuda', true), 'float16');
+    assert.equal(resolveFloatType('auto', 'webgpu', true), 'float16');
+    assert.equal(resolveFloatType('auto', 'cuda', false), 'float32');
+    assert.equal(resolveFloatType('float16', 'cpu', false), 'float16');
+    assert.equal(resolveFloatType('float32', 'cuda', true), 'float32');
+  });
+
+  test('a checkpoint stored in F16 or BF16 is half-width, one in F32 is not', () => {
+    for (const [dtype, half] of [['F16', true], ['BF16', true], ['F32', false]] as const) {
+      assert.equal(storedInHalf(readCheckpointTensors(llama({ seed: 91, dtype }).dir)), half, dtype);
+    }
   });
 });

@@ -22,7 +22,7 @@ import { parseModelConfig, type LlamaConfig } from '../../src/runner/model-confi
 import { probeProvider } from '../../src/runner/provider-probe.js';
 import { readCheckpointTensors } from '../../src/runner/safetensors.js';
 import { SentenceEncoder } from '../../src/runner/sentence-encoder.js';
-import { loadOrt, weightOptions } from '../../src/runner/session.js';
+import { loadOrt, weightOptions, type DeviceRequest } from '../../src/runner/session.js';
 import { safetensorsWeights } from '../../src/runner/weights.js';
 import { exportOnnx } from '../helpers/optimum-export.js';
 import { llamaReferenceLogits } from '../helpers/reference-llama.js';
@@ -310,7 +310,7 @@ describe('LLaMA on WebGPU', { skip }, () => {
     const small = writeTinyLlama(join(root, 'llama-q'), { seed: 62, hiddenSize: 64, intermediateSize: 128 });
     const file = join(root, 'q4_1.gguf');
     convertToGguf(small, file, 'Q4_1');
-    const gpu = await CausalLm.load(file, { device: 'webgpu' });
+    const gpu = await CausalLm.load(file, { device: 'webgpu', floatType: 'float32' });
     const cpu = await CausalLm.load(file, { device: 'cpu', threads: 1 });
     try {
       assert.equal(gpu.device, 'webgpu');
@@ -319,6 +319,38 @@ describe('LLaMA on WebGPU', { skip }, () => {
     } finally {
       await gpu.release();
       await cpu.release();
+    }
+  });
+
+  test('the float type by default: float16 on the GPU for 16-bit or quantised weights, float32 for F32 weights and on the CPU', async () => {
+    const half = writeTinyLlama(join(root, 'llama-f16'), { seed: 64, dtype: 'F16' });
+    const file = join(root, 'q4_0.gguf');
+    convertToGguf(writeTinyLlama(join(root, 'llama-for-q4'), { seed: 65, hiddenSize: 64, intermediateSize: 128 }), file, 'Q4_0');
+    const cases: [string, string, DeviceRequest, string][] = [
+      ['F16 safetensors', half.dir, 'webgpu', 'float16'],
+      ['F16 safetensors', half.dir, 'cpu', 'float32'],
+      ['Q4_0 GGUF', file, 'webgpu', 'float16'],
+      ['F32 safetensors', checkpoint.dir, 'webgpu', 'float32'],
+    ];
+    for (const [label, path, device, expected] of cases) {
+      const lm = await CausalLm.load(path, { device });
+      try {
+        assert.equal(lm.floatType, expected, `${label} on ${device}`);
+        if (expected === 'float16') {
+          const { logits } = await stepThrough(lm);
+          assert.ok(logits.every((row) => row.every(Number.isFinite)), `${label}: finite logits in float16`);
+        }
+      } finally {
+        await lm.release();
+      }
+    }
+    const expected = llamaReferenceLogits(half.weights, half.config, TOKENS);
+    const lm = await CausalLm.load(half.dir, { device: 'webgpu' });
+    try {
+      const { logits } = await stepThrough(lm);
+      assertClose(logits[0] as Float32Array, Float64Array.from(expected.slice(0, 5).flatMap((row) => Array.from(row))), FLOAT16_TOLERANCE, 'F16 checkpoint in float16 on WebGPU, prefill');
+    } finally {
+      await lm.release();
     }
   });
 
