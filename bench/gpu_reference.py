@@ -2,7 +2,7 @@
 generate() on it, on the GPU when torch has one (else the CPU, in float32, for a check of the
 script itself).
 
-    python3 bench/gpu_reference.py make DIR 7b|tiny
+    python3 bench/gpu_reference.py make DIR 7b|7b-2l|tiny
     python3 bench/gpu_reference.py generate DIR PROMPT_TOKENS NEW_TOKENS
 """
 import json
@@ -14,6 +14,8 @@ import torch
 SHAPES = {
     # LLaMA-2-7B (ToolLLaMA-2-7b-v2's shape)
     "7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32),
+    # the 7B widths with 2 layers (1.3 GB in float16): a quick first run on a new machine
+    "7b-2l": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=2, num_attention_heads=32, num_key_value_heads=32),
     "tiny": dict(hidden_size=64, intermediate_size=172, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
 }
 

@@ -7,12 +7,13 @@
 //   node_modules/onnxruntime-*    onnxruntime-node for linux-x64 (libonnxruntime.so.1.xz) and -common
 //   tokenizer/                    a LLaMA-2-layout tokenizer of 32,000 tokens for random checkpoints
 //   debs/libvulkan1_*.deb         the Vulkan loader, for the WebGPU provider
-//   unpack.sh                     run there first: decompresses, installs the loader if missing
+//   unpack.sh                     run there first: unpacks into .device/run and writes its env.sh
 //
 //   node --import tsx scripts/device-kit.mjs [--out .device/kit]
 //
-// On the machine (the device tool's `run`, carrying .device/kit):
-//   bash .device/kit/unpack.sh && .device/kit/node bench/gpu.mjs --toolbench .device/kit/dist/toolbench.mjs
+// Build it just before the GPU call (it bundles the current code). On the machine (the device
+// tool's `run`, carrying .device/kit):
+//   bash .device/kit/unpack.sh && . .device/run/env.sh && .device/run/node bench/gpu.mjs --toolbench .device/run/dist/toolbench.mjs --shape 7b-2l --devices webgpu
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -77,21 +78,31 @@ try {
 writeFileSync(
   join(out, 'unpack.sh'),
   `#!/usr/bin/env bash
-# Run on the GPU machine from the repository root: decompresses node and onnxruntime, and installs
-# the Vulkan loader when the machine has none (WebGPU needs it; the NVIDIA driver brings the ICD).
+# Run on the GPU machine from the repository root. Copies the kit to .device/run (so that the kit
+# itself stays small enough to carry), decompresses node and onnxruntime there, makes the Vulkan
+# loader available when the machine has none, and writes .device/run/env.sh, to be sourced before
+# running: the loader's folder and NVIDIA's Vulkan driver manifest, where one is found.
 set -euo pipefail
 kit=$(dirname "$0")
-[ -x "$kit/node" ] || { xz -dc "$kit/node.xz" > "$kit/node"; chmod +x "$kit/node"; }
-lib="$kit/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1"
-[ -f "$lib" ] || xz -dc "$lib.xz" > "$lib"
-if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
-  for deb in "$kit"/debs/*.deb; do dpkg -x "$deb" /; done
-  ldconfig
+run=.device/run
+mkdir -p "$run"
+cp -r "$kit"/. "$run"/
+unxz_to() { if command -v xz > /dev/null; then xz -dc "$1" > "$2"; else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi; }
+[ -x "$run/node" ] || { unxz_to "$run/node.xz" "$run/node"; chmod +x "$run/node"; }
+lib="$run/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1"
+[ -f "$lib" ] || unxz_to "$lib.xz" "$lib"
+rm -f "$run/node.xz" "$lib.xz"
+: > "$run/env.sh"
+if ! (ldconfig -p 2> /dev/null || true) | grep -q 'libvulkan.so.1 '; then
+  # the loader unpacked beside the kit, not into the system
+  for deb in "$run"/debs/*.deb; do dpkg-deb -x "$deb" "$run/root" 2> /dev/null || dpkg -x "$deb" "$run/root"; done
+  echo "export LD_LIBRARY_PATH=$PWD/$run/root/usr/lib/x86_64-linux-gnu\\\${LD_LIBRARY_PATH:+:\\\$LD_LIBRARY_PATH}" >> "$run/env.sh"
 fi
-# Dawn finds NVIDIA's Vulkan driver through its ICD file; some containers keep it here
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -f "$icd" ] && [ -z "\${VK_DRIVER_FILES:-}" ]; then echo "export VK_DRIVER_FILES=$icd  # if WebGPU finds no adapter"; fi
-"$kit/node" --version
+for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; do
+  if [ -f "$icd" ]; then echo "export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd" >> "$run/env.sh"; break; fi
+done
+grep -q VK_DRIVER_FILES "$run/env.sh" || echo "no NVIDIA Vulkan driver manifest (nvidia_icd.json) found: WebGPU will not reach the GPU" >&2
+"$run/node" --version
 `,
   { mode: 0o755 },
 );

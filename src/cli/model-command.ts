@@ -196,7 +196,15 @@ async function runGenerate(path: string, flags: GenerateFlags, io: CliIo): Promi
           device: lm.device,
           dtype: lm.floatType,
           generations: result.generations.map((generation) => ({ text: generation.text, finish_reason: generation.finishReason, prompt_tokens: generation.promptTokens, generated_tokens: generation.tokens.length })),
-          timing: { load_ms: round(loadMs), prefill_ms: round(result.timing.prefillMs), first_token_ms: round(result.timing.firstTokenMs), decode_ms: round(result.timing.decodeMs), decode_steps: result.timing.decodeSteps, generated_tokens: generatedTokens },
+          timing: {
+            load_ms: round(loadMs),
+            prefill_ms: round(result.timing.prefillMs),
+            first_token_ms: round(result.timing.firstTokenMs),
+            decode_ms: round(result.timing.decodeMs),
+            decode_steps: result.timing.decodeSteps,
+            decode_step_ms: result.timing.stepMs.map(round),
+            generated_tokens: generatedTokens,
+          },
         })}\n`,
       );
     } else if (streaming) {

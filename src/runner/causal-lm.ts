@@ -31,10 +31,13 @@ import { safetensorsWeights, type WeightSource } from './weights.js';
 
 /**
  * The graph's float type, or `auto`: float16 on a GPU (CUDA, WebGPU) for weights stored in 16 bits
- * or fewer (F16, BF16, GGUF quants), as transformers' torch_dtype="auto" loads them; float32
- * otherwise, and always on the CPU, whose provider has no float16 GEMM on x86 (slower, not faster).
+ * or fewer (F16, BF16, GGUF quants); float32 otherwise, and always on the CPU, whose provider has
+ * no float16 GEMM on x86 (slower, not faster). BF16 weights then compute in float16, not bfloat16
+ * as transformers' torch_dtype="auto" would (ORT's GPU kernels are float16): a note says so, since
+ * a model trained in bfloat16 can overflow float16 activations.
  */
 export type FloatRequest = FloatType | 'auto';
+export type WeightStorage = 'float32' | 'float16' | 'bfloat16' | 'quantized';
 export const FLOAT_REQUESTS: readonly FloatRequest[] = ['auto', 'float32', 'float16'];
 
 export interface CausalLmOptions extends SessionSettings {
@@ -97,8 +100,8 @@ export interface ForwardOutput {
 export interface LoadedWeights {
   readonly config: LlamaConfig;
   readonly weights: WeightSource;
-  /** Stored in 16 bits or fewer (F16, BF16, block quants): `auto` computes in float16 on a GPU. */
-  readonly halfWeights?: boolean;
+  /** How the linear weights are stored: 16 bits or fewer (F16, BF16, block quants) make `auto` compute in float16 on a GPU. */
+  readonly storage?: WeightStorage;
 }
 
 export class CausalLm {
@@ -140,14 +143,14 @@ export class CausalLm {
     }
     const config = llamaConfigOf(readModelConfig(layout.configFile), layout.configFile);
     const tensors = readCheckpointTensors(layout.dir);
-    return CausalLm.fromWeights({ config, weights: safetensorsWeights(layout.dir, tensors), halfWeights: storedInHalf(tensors) }, options);
+    return CausalLm.fromWeights({ config, weights: safetensorsWeights(layout.dir, tensors), storage: storageOf(tensors) }, options);
   }
 
   static async fromWeights(loaded: LoadedWeights, options: CausalLmOptions): Promise<CausalLm> {
     const weights = options.adaptWeights?.(loaded.weights) ?? loaded.weights;
     const plans = new Map<Device, { floatType: FloatType; cacheLayout: CacheLayout; weightBytes: number }>();
     const opened = await openSession((device) => {
-      const floatType = resolveFloatType(options.floatType ?? 'auto', device, loaded.halfWeights === true);
+      const floatType = resolveFloatType(options.floatType ?? 'auto', device, loaded.storage);
       const cacheLayout = options.cacheLayout ?? (device === 'webgpu' ? 'optimum' : 'append');
       const attention = device === 'webgpu' ? 'decomposed' : 'operator';
       const built = buildLlamaGraph(loaded.config, weights, { floatType, cacheLayout, attention, ...(options.graph !== undefined ? { graph: options.graph } : {}) });
@@ -156,7 +159,11 @@ export class CausalLm {
     }, options);
     const plan = plans.get(opened.device) as { floatType: FloatType; cacheLayout: CacheLayout; weightBytes: number };
     const onDevice = keepsCacheOnDevice(opened.device, plan.cacheLayout, options);
-    return new CausalLm(loaded.config, opened.session, opened.device, opened.deviceNotes, plan.floatType, plan.weightBytes, plan.cacheLayout, onDevice);
+    const notes = [...opened.deviceNotes];
+    if ((options.floatType ?? 'auto') === 'auto' && plan.floatType === 'float16' && loaded.storage === 'bfloat16') {
+      notes.push(`${opened.device}: bfloat16 weights compute in float16 here (onnxruntime's GPU kernels are float16); if the output looks broken (float16 overflow), use --dtype float32`);
+    }
+    return new CausalLm(loaded.config, opened.session, opened.device, notes, plan.floatType, plan.weightBytes, plan.cacheLayout, onDevice);
   }
 
   /** An empty cache for `batch` rows (the first call); an append cache has room for `capacity` positions before it grows. */
@@ -239,16 +246,16 @@ export class CausalLm {
   }
 }
 
-/** Whether a checkpoint keeps its weights in 16 bits (judged by the embeddings: F16 or BF16). */
-export function storedInHalf(tensors: ReadonlyMap<string, StoredTensor>): boolean {
-  const dtype = tensors.get('model.embed_tokens.weight')?.dtype;
-  return dtype === 'F16' || dtype === 'BF16';
+/** How a checkpoint stores its linear weights, judged by the first layer's query projection (embeddings are sometimes kept wider). */
+export function storageOf(tensors: ReadonlyMap<string, StoredTensor>): WeightStorage {
+  const dtype = (tensors.get('model.layers.0.self_attn.q_proj.weight') ?? tensors.get('model.embed_tokens.weight'))?.dtype;
+  return dtype === 'F16' ? 'float16' : dtype === 'BF16' ? 'bfloat16' : 'float32';
 }
 
 /** The float type a graph for `device` computes in (FloatRequest). */
-export function resolveFloatType(request: FloatRequest, device: Device, halfWeights: boolean): FloatType {
+export function resolveFloatType(request: FloatRequest, device: Device, storage: WeightStorage = 'float32'): FloatType {
   if (request !== 'auto') return request;
-  return device !== 'cpu' && halfWeights ? 'float16' : 'float32';
+  return device !== 'cpu' && storage !== 'float32' ? 'float16' : 'float32';
 }
 
 /** present.N.key|value of every layer: the outputs a device-resident cache keeps on the device. */

@@ -66,6 +66,8 @@ export interface GenerationTiming {
   /** Steps after the first token, and their time in ms. */
   readonly decodeSteps: number;
   readonly decodeMs: number;
+  /** Each of those steps' ms, in order (the first ones include a GPU provider's shader compilation). */
+  readonly stepMs: readonly number[];
   /** Tokens per row the prefill ran: the prompt less a cached prefix (0 when no token was asked for). */
   readonly prefillTokens: number;
 }
@@ -119,9 +121,12 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
   let firstTokenMs = 0;
   let steps = 0;
   let decodeStarted = 0;
+  const stepMs: number[] = [];
+  let stepStarted = 0;
   try {
     while (maxNewTokens > 0) {
       options.signal?.throwIfAborted();
+      stepStarted = performance.now();
       const output = await lm.forward({ ids, attentionMask: mask, positionIds: positions }, cache);
       // each step's cache is ours to release once the next one holds its positions; a prefix is the caller's
       if (cache !== options.prefix?.cache) releaseCache(cache);
@@ -139,7 +144,7 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
       if (steps === 0) {
         firstTokenMs = performance.now() - started;
         decodeStarted = performance.now();
-      }
+      } else stepMs.push(performance.now() - stepStarted);
       steps++;
       if (rows.every((row) => row.finished)) break;
       for (const row of rows) if (!row.finished && row.tokens.length >= maxNewTokens) row.finish('length');
@@ -160,7 +165,7 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
   if (fed === undefined && cache !== options.prefix?.cache) releaseCache(cache);
   return {
     generations: rows.map((row) => row.result()),
-    timing: { prefillMs, firstTokenMs, decodeSteps: Math.max(0, steps - 1), decodeMs: steps > 1 ? performance.now() - decodeStarted : 0, prefillTokens },
+    timing: { prefillMs, firstTokenMs, decodeSteps: Math.max(0, steps - 1), decodeMs: steps > 1 ? performance.now() - decodeStarted : 0, stepMs, prefillTokens },
     ...(fed !== undefined ? { cached: { ids: fed, cache } } : {}),
   };
 }

@@ -36,7 +36,8 @@ export function loadGgufLlamaWeights(file: string): GgufLlama {
     },
     quantized: (name) => (isLinearWeight(name) ? readGgufLlamaQuantized(model, tensorOf(name)) : undefined),
   };
-  // a GGUF file is F16 or block-quantised but for the odd all-F32 export
-  const halfWeights = model.tensors.get('model.embed_tokens.weight')?.stored.typeName !== 'F32';
-  return { config, weights, tokenizer: model.tokenizer, halfWeights };
+  // judged by a projection: some files keep the embeddings in F32 beside 4-bit layers
+  const type = model.tensors.get('model.layers.0.self_attn.q_proj.weight')?.stored.typeName;
+  const storage = type === 'F32' ? 'float32' : type === 'F16' ? 'float16' : type === 'BF16' ? 'bfloat16' : 'quantized';
+  return { config, weights, tokenizer: model.tokenizer, storage };
 }

@@ -96,9 +96,13 @@ describe('model generate', () => {
       output.generations,
       expected.map((generation) => ({ text: generation.text, finish_reason: generation.finishReason, prompt_tokens: generation.promptTokens, generated_tokens: generation.tokens.length })),
     );
-    assert.deepEqual(Object.keys(output.timing).sort(), ['decode_ms', 'decode_steps', 'first_token_ms', 'generated_tokens', 'load_ms', 'prefill_ms']);
-    for (const value of Object.values(output.timing)) assert.ok(typeof value === 'number' && value >= 0);
+    assert.deepEqual(Object.keys(output.timing).sort(), ['decode_ms', 'decode_step_ms', 'decode_steps', 'first_token_ms', 'generated_tokens', 'load_ms', 'prefill_ms']);
+    const { decode_step_ms: steps, ...figures } = output.timing as Record<string, number> & { decode_step_ms: number[] };
+    for (const value of Object.values(figures)) assert.ok(typeof value === 'number' && value >= 0);
     assert.equal(output.timing.decode_steps, 5);
+    // one time per decode step, which together are the decode time (less the gaps between steps)
+    assert.equal(steps.length, 5);
+    assert.ok(steps.every((ms) => ms >= 0) && steps.reduce((a, b) => a + b, 0) <= output.timing.decode_ms + 0.5);
     assert.equal(output.timing.generated_tokens, expected.reduce((sum, generation) => sum + generation.tokens.length, 0));
     assert.match(result.stderr, /model loaded in [\d.]+ s on cpu \(float32\)/);
   });

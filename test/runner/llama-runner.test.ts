@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CausalLm, resolveFloatType, storedInHalf, type CausalLmOptions, type KvCache } from '../../src/runner/causal-lm.js';
+import { CausalLm, resolveFloatType, storageOf, type CausalLmOptions, type KvCache } from '../../src/runner/causal-lm.js';
 import { readCheckpointTensors } from '../../src/runner/safetensors.js';
 import { parseModelConfig, ropeInverseFrequencies } from '../../src/runner/model-config.js';
 import { ToolbenchError } from '../../src/util/errors.js';
@@ -276,17 +276,18 @@ describe('config.json', () => {
 
 describe('the float type a graph computes in', () => {
   test('auto: float16 on a GPU for weights stored in 16 bits or fewer, float32 otherwise and always on the CPU; asked types as asked', () => {
-    assert.equal(resolveFloatType('auto', 'cpu', true), 'float32');
-    assert.equal(resolveFloatType('auto', 'cuda', true), 'float16');
-    assert.equal(resolveFloatType('auto', 'webgpu', true), 'float16');
-    assert.equal(resolveFloatType('auto', 'cuda', false), 'float32');
-    assert.equal(resolveFloatType('float16', 'cpu', false), 'float16');
-    assert.equal(resolveFloatType('float32', 'cuda', true), 'float32');
+    assert.equal(resolveFloatType('auto', 'cpu', 'float16'), 'float32');
+    assert.equal(resolveFloatType('auto', 'cuda', 'float16'), 'float16');
+    assert.equal(resolveFloatType('auto', 'webgpu', 'quantized'), 'float16');
+    assert.equal(resolveFloatType('auto', 'cuda', 'bfloat16'), 'float16');
+    assert.equal(resolveFloatType('auto', 'cuda', 'float32'), 'float32');
+    assert.equal(resolveFloatType('float16', 'cpu', 'float32'), 'float16');
+    assert.equal(resolveFloatType('float32', 'cuda', 'float16'), 'float32');
   });
 
-  test('a checkpoint stored in F16 or BF16 is half-width, one in F32 is not', () => {
-    for (const [dtype, half] of [['F16', true], ['BF16', true], ['F32', false]] as const) {
-      assert.equal(storedInHalf(readCheckpointTensors(llama({ seed: 91, dtype }).dir)), half, dtype);
+  test('a checkpoint stored in F16, BF16 or F32 is read as such', () => {
+    for (const [dtype, storage] of [['F16', 'float16'], ['BF16', 'bfloat16'], ['F32', 'float32']] as const) {
+      assert.equal(storageOf(readCheckpointTensors(llama({ seed: 91, dtype }).dir)), storage, dtype);
     }
   });
 });

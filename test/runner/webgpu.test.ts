@@ -344,6 +344,27 @@ describe('LLaMA on WebGPU', { skip }, () => {
         await lm.release();
       }
     }
+    // bfloat16 weights compute in float16 too, with a note that says so
+    const brain = writeTinyLlama(join(root, 'llama-bf16'), { seed: 66, dtype: 'BF16' });
+    const bf16 = await CausalLm.load(brain.dir, { device: 'webgpu' });
+    try {
+      assert.equal(bf16.floatType, 'float16');
+      assert.ok(bf16.deviceNotes.some((note) => note.includes('bfloat16 weights compute in float16')), bf16.deviceNotes.join('; '));
+    } finally {
+      await bf16.release();
+    }
+    // Q4_1 (a block min, added back by the zero-point share) in float16 against float32 on the CPU
+    const q41 = join(root, 'q4_1-half.gguf');
+    convertToGguf(writeTinyLlama(join(root, 'llama-for-q41'), { seed: 67, hiddenSize: 64, intermediateSize: 128 }), q41, 'Q4_1');
+    const [gpu, cpu] = [await CausalLm.load(q41, { device: 'webgpu' }), await CausalLm.load(q41, { device: 'cpu', threads: 1 })];
+    try {
+      assert.equal(gpu.floatType, 'float16');
+      const [a, b] = [await stepThrough(gpu), await stepThrough(cpu)];
+      a.logits.forEach((logits, index) => assertClose(logits, b.logits[index] as Float32Array, FLOAT16_TOLERANCE, `Q4_1 in float16, call ${index}`));
+    } finally {
+      await gpu.release();
+      await cpu.release();
+    }
     const expected = llamaReferenceLogits(half.weights, half.config, TOKENS);
     const lm = await CausalLm.load(half.dir, { device: 'webgpu' });
     try {
