@@ -39,9 +39,10 @@ async function decodeFigures(lm, vocabSize, batch, promptTokens) {
   const rows = Array.from({ length: batch }, (_, row) => Array.from({ length: promptTokens }, (_, index) => 1 + ((row * 7919 + index * 104729) % (vocabSize - 1))));
   let mask = rows.map((row) => row.map(() => 1));
   const started = performance.now();
-  let output = await lm.forward({ ids: rows, attentionMask: mask, positionIds: rows.map((row) => row.map((_, index) => index)) }, await lm.emptyCache(batch));
+  // the last position's logits only, as generate() asks (the reference passes logits_to_keep=1)
+  let output = await lm.forward({ ids: rows, attentionMask: mask, positionIds: rows.map((row) => row.map((_, index) => index)), lastLogitsOnly: true }, await lm.emptyCache(batch));
   const prefillMs = performance.now() - started;
-  const pick = () => rows.map((_, row) => argmax(output.logits.subarray((row * output.sequence + output.sequence - 1) * vocabSize, (row * output.sequence + output.sequence) * vocabSize)));
+  const pick = () => rows.map((_, row) => argmax(output.logits.subarray((row * output.logitRows + output.logitRows - 1) * vocabSize, (row * output.logitRows + output.logitRows) * vocabSize)));
   let next = pick();
   const firstTokenMs = performance.now() - started;
   const decodeStarted = performance.now();

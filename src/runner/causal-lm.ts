@@ -88,12 +88,19 @@ export interface ForwardInput {
   readonly attentionMask: readonly (readonly number[])[];
   /** [batch][sequence]. */
   readonly positionIds: readonly (readonly number[])[];
+  /**
+   * Compute the logits of the last position only (what sampling needs): a prefill's output head is
+   * then one row, not `sequence` (graphs built here; an Optimum export gives all rows regardless).
+   */
+  readonly lastLogitsOnly?: boolean;
 }
 
 export interface ForwardOutput {
-  /** [batch, sequence, vocab] row-major. */
+  /** [batch, logitRows, vocab] row-major: the last `logitRows` positions of each row. */
   readonly logits: Float32Array;
   readonly sequence: number;
+  /** `sequence`, or 1 when only the last position's logits were computed. */
+  readonly logitRows: number;
   readonly cache: KvCache;
 }
 
@@ -219,6 +226,10 @@ export class CausalLm {
       attention_mask: int64(input.attentionMask),
     };
     if (this.takesPositionIds) feeds['position_ids'] = int64(input.positionIds);
+    // graphs built here take the first position to compute logits for; an Optimum export gives all
+    const takesLogitsFrom = this.session.inputNames.includes('logits_from');
+    const lastOnly = input.lastLogitsOnly === true && takesLogitsFrom;
+    if (takesLogitsFrom) feeds['logits_from'] = new ort.Tensor('int64', BigInt64Array.of(BigInt(lastOnly ? sequence - 1 : 0)), [1]);
     if ((cache instanceof AppendKvCache) !== (this.cacheLayout === 'append') || (cache instanceof DeviceKvCache) !== this.cacheOnDevice) {
       throw new RangeError(`a cache of the wrong kind for this model (${this.cacheLayout}${this.cacheOnDevice ? ', on the device' : ''})`);
     }
@@ -230,13 +241,14 @@ export class CausalLm {
     else if (cache instanceof DeviceKvCache) next = DeviceKvCache.fromOutputs(outputs, this.config.layers);
     else next = cacheTensors(outputs, this.config.layers);
     const logits = outputs['logits'] as Tensor;
-    if (logits.dims[0] !== batch || logits.dims[1] !== sequence) {
+    const logitRows = lastOnly ? 1 : sequence;
+    if (logits.dims[0] !== batch || logits.dims[1] !== logitRows) {
       releaseCache(next);
-      throw new ToolbenchError('runner.failed', 1, `the model returned logits of shape [${logits.dims.join(', ')}] for ${batch}×${sequence} tokens`);
+      throw new ToolbenchError('runner.failed', 1, `the model returned logits of shape [${logits.dims.join(', ')}] for ${batch}×${logitRows} positions`);
     }
     // our graphs cast logits to float32; an Optimum fp16 export may not
     const values = logits.type === 'float16' ? halfToFloat32(logits.data as Uint16Array) : (logits.data as Float32Array);
-    return { logits: values, sequence, cache: next };
+    return { logits: values, sequence, logitRows, cache: next };
   }
 
   async release(): Promise<void> {

@@ -127,16 +127,16 @@ export async function generate(lm: CausalLm, tokenizer: TextTokenizer, prompts: 
     while (maxNewTokens > 0) {
       options.signal?.throwIfAborted();
       stepStarted = performance.now();
-      const output = await lm.forward({ ids, attentionMask: mask, positionIds: positions }, cache);
+      const output = await lm.forward({ ids, attentionMask: mask, positionIds: positions, lastLogitsOnly: true }, cache);
       // each step's cache is ours to release once the next one holds its positions; a prefix is the caller's
       if (cache !== options.prefix?.cache) releaseCache(cache);
       cache = output.cache;
       fed?.push(...(ids[0] ?? []));
       if (steps === 0) prefillMs = performance.now() - started;
-      const vocab = output.logits.length / (ids.length * output.sequence);
+      const vocab = output.logits.length / (ids.length * output.logitRows);
       const next = rows.map((row, index) => {
         if (row.finished) return padId;
-        const offset = (index * output.sequence + output.sequence - 1) * vocab;
+        const offset = (index * output.logitRows + output.logitRows - 1) * vocab;
         const token = sampleToken(output.logits.subarray(offset, offset + vocab), options, random);
         row.accept(token, endIds);
         return token;

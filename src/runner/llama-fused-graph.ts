@@ -30,7 +30,7 @@
 import { ToolbenchError } from '../util/errors.js';
 import { DataType } from './onnx-proto.js';
 import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-graph.js';
-import { addLoraBranch, attendedKeys, attentionBias, declareLlamaIo, headWeightName, ropeTables, splitHeads, standardAttention, type CacheLayout } from './llama-graph-parts.js';
+import { addLoraBranch, attendedKeys, attentionBias, declareLlamaIo, fromLogitsStart, headWeightName, ropeTables, splitHeads, standardAttention, type CacheLayout } from './llama-graph-parts.js';
 import { hasDefaultZeroPoints } from './matmul-nbits.js';
 import type { LlamaConfig } from './model-config.js';
 import { addWeight, type QuantizedWeight, type WeightSource } from './weights.js';
@@ -107,7 +107,8 @@ export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightSource,
     const up = linear(normed2, `${prefix}mlp.up_proj.weight`, intermediateSize, hiddenSize);
     delta = linear(g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]), `${prefix}mlp.down_proj.weight`, hiddenSize, intermediateSize);
   }
-  const [final] = delta === undefined ? [rmsNorm(hidden, 'model.norm.weight')] : addAndNorm(hidden, delta, 'model.norm.weight');
+  const head = (x: string): string => fromLogitsStart(g, io, x);
+  const [final] = delta === undefined ? [rmsNorm(head(hidden), 'model.norm.weight')] : addAndNorm(head(hidden), head(delta), 'model.norm.weight');
   const headName = headWeightName(config, (name) => weights.has(name));
   // a tied head reuses the embedding initializer rather than a second copy
   const logits = headName === 'lm_head.weight' ? linear(final, headName, config.vocabSize, hiddenSize) : g.op('MatMul', [final, transposed('model.embed_tokens.weight')]);

@@ -25,6 +25,8 @@ export interface LlamaIo {
   readonly inputIds: string;
   readonly attentionMask: string;
   readonly positionIds: string;
+  /** `logits_from`, int64 [1]: the first position whose logits are computed (0: all of them). */
+  readonly logitsFrom: string;
   /** [layer] -> [past key, past value], each [batch, kvHeads, past, headDim] (transposed from the input in the append layout). */
   readonly past: readonly (readonly [string, string])[];
   readonly cacheLayout: CacheLayout;
@@ -37,6 +39,10 @@ export function declareLlamaIo(g: GraphBuilder, config: LlamaConfig, cacheLayout
   const inputIds = g.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
   const attentionMask = g.input('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length']);
   const positionIds = g.input('position_ids', DataType.INT64, ['batch_size', 'sequence_length']);
+  // generation feeds sequence - 1 to compute the last position's logits only. (An input with a
+  // default, an initializer of its name, would keep Optimum's inputs, but onnxruntime leaves such
+  // an input out of the session's inputs and did not take it as a feed.)
+  const logitsFrom = g.input('logits_from', DataType.INT64, [1]);
   const past = Array.from({ length: config.layers }, (_, layer) => {
     const [key, value] = (['key', 'value'] as const).map((kind) =>
       cacheLayout === 'optimum'
@@ -45,14 +51,19 @@ export function declareLlamaIo(g: GraphBuilder, config: LlamaConfig, cacheLayout
     );
     return [key, value] as [string, string];
   });
-  g.output('logits', DataType.FLOAT, ['batch_size', 'sequence_length', config.vocabSize]);
+  g.output('logits', DataType.FLOAT, ['batch_size', 'logits_length', config.vocabSize]);
   for (let layer = 0; layer < config.layers; layer++) {
     for (const kind of ['key', 'value']) {
       if (cacheLayout === 'optimum') g.output(`present.${layer}.${kind}`, float, ['batch_size', kvHeads, 'total_sequence_length', headDim]);
       else g.output(`new.${layer}.${kind}`, float, ['sequence_length', 'batch_size', kvHeads, headDim]);
     }
   }
-  return { inputIds, attentionMask, positionIds, past, cacheLayout };
+  return { inputIds, attentionMask, positionIds, logitsFrom, past, cacheLayout };
+}
+
+/** The positions of [batch, sequence, ...] from `logits_from` on: what the output head sees. */
+export function fromLogitsStart(g: GraphBuilder, io: LlamaIo, x: string): string {
+  return g.op('Slice', [x, io.logitsFrom, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([1])]);
 }
 
 /** In the append layout, names the new positions of a layer's key or value, given as [batch, kvHeads, sequence, headDim], as the output new.N.kind [sequence, batch, kvHeads, headDim]. */

@@ -15,7 +15,7 @@ import { DataType } from './onnx-proto.js';
 import { attr, GraphBuilder, type BuiltModel, type FloatType } from './onnx-graph.js';
 import type { LlamaConfig } from './model-config.js';
 import { buildFusedLlamaGraph, type FusedAttention } from './llama-fused-graph.js';
-import { addLoraBranch, attentionBias, declareLlamaIo, headWeightName, ropeTables, splitHeads, standardAttention, type CacheLayout } from './llama-graph-parts.js';
+import { addLoraBranch, attentionBias, declareLlamaIo, fromLogitsStart, headWeightName, ropeTables, splitHeads, standardAttention, type CacheLayout } from './llama-graph-parts.js';
 import { addWeight, type WeightSource } from './weights.js';
 
 export type LlamaGraphKind = 'fused' | 'unfused';
@@ -95,7 +95,7 @@ function buildUnfusedLlamaGraph(config: LlamaConfig, weights: WeightSource, floa
     const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
     hidden = g.op('Add', [hidden, linear(activated, `${prefix}mlp.down_proj.weight`, hiddenSize, config.intermediateSize)]);
   }
-  const final = rmsNorm(hidden, 'model.norm.weight');
+  const final = rmsNorm(fromLogitsStart(g, io, hidden), 'model.norm.weight');
   const headName = headWeightName(config, (name) => weights.has(name));
   // a tied head reuses the embedding initializer rather than a second copy
   const logits = headName === 'lm_head.weight' ? linear(final, headName, config.vocabSize, hiddenSize) : g.op('MatMul', [final, g.op('Transpose', ['model.embed_tokens.weight'], { perm: attr.ints([1, 0]) })]);

@@ -210,6 +210,36 @@ describe('fused graph: KV cache and left-padded batches (fp32)', () => {
   });
 });
 
+describe('the last position only (lastLogitsOnly, what generation asks for)', () => {
+  test('both graphs give one row per sequence, the last row of the full logits, for a left-padded batch and a single row', async () => {
+    const checkpoint = llama({ seed: 48 });
+    const vocab = checkpoint.config.vocab_size;
+    const rowsOf = [TOKENS.slice(0, 9), TOKENS.slice(4, 9)];
+    const ids = rowsOf.map((row) => [...Array<number>(9 - row.length).fill(2), ...row]);
+    const attentionMask = rowsOf.map((row) => [...Array<number>(9 - row.length).fill(0), ...row.map(() => 1)]);
+    const positionIds = attentionMask.map((row) => {
+      let seen = -1;
+      return row.map((value) => (value === 1 ? ++seen : 1));
+    });
+    await withBoth(
+      (graph) => load(checkpoint.dir, graph),
+      async (fused, unfused) => {
+        for (const lm of [fused, unfused]) {
+          const full = await lm.forward({ ids, attentionMask, positionIds }, await lm.emptyCache(2));
+          const last = await lm.forward({ ids, attentionMask, positionIds, lastLogitsOnly: true }, await lm.emptyCache(2));
+          assert.equal(full.logitRows, 9);
+          assert.equal(last.logitRows, 1);
+          assert.equal(last.logits.length, 2 * vocab);
+          for (const row of [0, 1]) assertClose(last.logits.subarray(row * vocab, (row + 1) * vocab), full.logits.subarray((row * 9 + 8) * vocab, (row * 9 + 9) * vocab), 1e-6, `row ${row}`);
+          // the cache is the whole sequence's either way: the next step gives the same logits
+          const step = { ids: [[300], [42]], attentionMask: attentionMask.map((row) => [...row, 1]), positionIds: rowsOf.map((row) => [row.length]) };
+          assertClose((await lm.forward(step, last.cache)).logits, (await lm.forward(step, full.cache)).logits, 1e-6, 'the step after');
+        }
+      },
+    );
+  });
+});
+
 describe('fused graph in float16', () => {
   test(`stays within ${FLOAT16_TOLERANCE} of the reference and of the unfused float16 graph, with and without the cache`, async () => {
     const checkpoint = llama({ seed: 61 });

@@ -403,7 +403,12 @@ describe('where the graph runs on WebGPU', { skip }, () => {
     const session = await ort.InferenceSession.create(built.model, { executionProviders: ['webgpu'], logSeverityLevel: 3, enableProfiling: true, profileFilePrefix: join(profiles, 'run'), ...weightOptions(built) });
     try {
       const int64 = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
-      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { input_ids: int64(TOKENS), attention_mask: int64(TOKENS.map(() => 1)), position_ids: int64(TOKENS.map((_, index) => index)) };
+      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
+        input_ids: int64(TOKENS),
+        attention_mask: int64(TOKENS.map(() => 1)),
+        position_ids: int64(TOKENS.map((_, index) => index)),
+        logits_from: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
+      };
       for (let layer = 0; layer < config.layers; layer++) {
         for (const kind of ['key', 'value']) feeds[`past_key_values.${layer}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, config.kvHeads, 0, config.headDim]);
       }
