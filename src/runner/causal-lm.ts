@@ -125,7 +125,12 @@ export class CausalLm {
     readonly cacheOnDevice: boolean,
     /** Some Optimum exports compute positions from the attention mask and take none. */
     private readonly takesPositionIds = true,
-  ) {}
+  ) {
+    this.takesLogitsFrom = session.inputNames.includes('logits_from');
+  }
+
+  /** Graphs built here take the first position to compute logits for (`logits_from`); an Optimum export gives all. */
+  private readonly takesLogitsFrom: boolean;
 
   /** A slicing session on the model's device, for caches in GPU buffers (sliceCache). */
   private slicer: Promise<OrtSession> | undefined;
@@ -226,10 +231,8 @@ export class CausalLm {
       attention_mask: int64(input.attentionMask),
     };
     if (this.takesPositionIds) feeds['position_ids'] = int64(input.positionIds);
-    // graphs built here take the first position to compute logits for; an Optimum export gives all
-    const takesLogitsFrom = this.session.inputNames.includes('logits_from');
-    const lastOnly = input.lastLogitsOnly === true && takesLogitsFrom;
-    if (takesLogitsFrom) feeds['logits_from'] = new ort.Tensor('int64', BigInt64Array.of(BigInt(lastOnly ? sequence - 1 : 0)), [1]);
+    const lastOnly = input.lastLogitsOnly === true && this.takesLogitsFrom;
+    if (this.takesLogitsFrom) feeds['logits_from'] = new ort.Tensor('int64', BigInt64Array.of(BigInt(lastOnly ? sequence - 1 : 0)), [1]);
     if ((cache instanceof AppendKvCache) !== (this.cacheLayout === 'append') || (cache instanceof DeviceKvCache) !== this.cacheOnDevice) {
       throw new RangeError(`a cache of the wrong kind for this model (${this.cacheLayout}${this.cacheOnDevice ? ', on the device' : ''})`);
     }

@@ -5,9 +5,9 @@
  * copies the cache between the host and the device; only the logits come back.
  *
  * Two things onnxruntime-node 1.29 does not do, which shape this class:
- * - it cannot read such a tensor back: `getData()` calls a download that is "not implemented" and
- *   throws a C string, which aborts the whole process. The cache is only ever fed to sessions
- *   (sliced by one, CausalLm.sliceCache), never read in JavaScript.
+ * - it has no way to read such a tensor back: its native download throws a C string, which
+ *   aborts the whole process, so `getData()` must never be called on one. The cache is only ever
+ *   fed to sessions (sliced by one, CausalLm.sliceCache), never read in JavaScript.
  * - the garbage collector does not see GPU memory, so a dropped cache would hold its buffers until
  *   some later collection. Whoever owns a cache releases it (`release`) when done with it.
  */

@@ -180,18 +180,7 @@ export function buildGgufTokenizer(gguf: GgufFile): GgufTokenizer {
         type: 'Sequence',
         decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, ...(addSpacePrefix ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : [])],
       },
-      model: {
-        type: 'BPE',
-        dropout: null,
-        unk_token: unk?.token ?? null,
-        continuing_subword_prefix: null,
-        end_of_word_suffix: null,
-        fuse_unk: true,
-        byte_fallback: true,
-        ignore_merges: false,
-        vocab,
-        merges: sentencePieceMerges(tokens, scores, vocab),
-      },
+      model: bpeModel(unk?.token, true, vocab, sentencePieceMerges(tokens, scores, vocab)),
     };
   } else {
     const pre = ggufValue(gguf, 'tokenizer.ggml.pre') ?? 'default';
@@ -209,22 +198,16 @@ export function buildGgufTokenizer(gguf: GgufFile): GgufTokenizer {
       pre_tokenizer: preTokenizer(),
       post_processor: template ?? byteLevel(true),
       decoder: byteLevel(true),
-      model: {
-        type: 'BPE',
-        dropout: null,
-        unk_token: unk?.token ?? null,
-        continuing_subword_prefix: null,
-        end_of_word_suffix: null,
-        fuse_unk: false,
-        byte_fallback: false,
-        ignore_merges: false,
+      model: bpeModel(
+        unk?.token,
+        false,
         vocab,
-        merges: merges.map((merge) => {
+        merges.map((merge) => {
           const space = merge.indexOf(' ', 1); // a part never starts with a space: byte-level text has none
           if (space < 0) throw ggufError(gguf.file, `metadata tokenizer.ggml.merges: ${JSON.stringify(merge)} is not two tokens separated by a space`);
           return [merge.slice(0, space), merge.slice(space + 1)];
         }),
-      },
+      ),
     };
   }
   const chatTemplate = ggufValue(gguf, 'tokenizer.chat_template');
@@ -241,4 +224,20 @@ export function buildGgufTokenizer(gguf: GgufFile): GgufTokenizer {
     ...(typeof chatTemplate === 'string' ? { chat_template: chatTemplate } : {}),
   };
   return { tokenizerJson, tokenizerConfig };
+}
+
+/** tokenizers' BPE model: SentencePiece's (unknown pieces fused, bytes as fallback tokens) or byte-level BPE's (neither). */
+function bpeModel(unkToken: string | undefined, sentencePiece: boolean, vocab: unknown, merges: unknown): Record<string, unknown> {
+  return {
+    type: 'BPE',
+    dropout: null,
+    unk_token: unkToken ?? null,
+    continuing_subword_prefix: null,
+    end_of_word_suffix: null,
+    fuse_unk: sentencePiece,
+    byte_fallback: sentencePiece,
+    ignore_merges: false,
+    vocab,
+    merges,
+  };
 }

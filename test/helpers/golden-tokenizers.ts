@@ -14,8 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import llamaTokenizer, { type LlamaTokenizer } from 'llama-tokenizer-js';
 import type { TokenizerFiles } from '../../src/runner/tokenizer.js';
-
-const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+import { llama2TokenizerJson, special } from './tiny-tokenizers.js';
 
 /** How transformers writes a special token into tokenizer_config.json. */
 const addedToken = (content: string) => ({ __type: 'AddedToken', content, lstrip: false, normalized: false, rstrip: false, single_word: false });
@@ -25,35 +24,8 @@ let llama2: TokenizerFiles | undefined;
 /** meta-llama/Llama-2-7b-hf's tokenizer.json and tokenizer_config.json (32000 tokens). */
 export function llama2TokenizerFiles(): TokenizerFiles {
   llama2 ??= {
-    tokenizerJson: {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
-      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
-      pre_tokenizer: null,
-      post_processor: {
-        type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-        pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<s>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
-        special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
-      },
-      decoder: {
-        type: 'Sequence',
-        decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }],
-      },
-      model: {
-        type: 'BPE',
-        dropout: null,
-        unk_token: '<unk>',
-        continuing_subword_prefix: null,
-        end_of_word_suffix: null,
-        fuse_unk: true,
-        byte_fallback: true,
-        vocab: Object.fromEntries(llamaTokenizer.vocabById.map((token, id) => [token, id])),
-        merges: [...llamaTokenizer.merges.keys()], // "a b" strings, in priority order
-      },
-    },
+    // "a b" merge strings, in priority order
+    tokenizerJson: llama2TokenizerJson(Object.fromEntries(llamaTokenizer.vocabById.map((token, id) => [token, id])), [...llamaTokenizer.merges.keys()]),
     tokenizerConfig: {
       add_bos_token: true,
       add_eos_token: false,

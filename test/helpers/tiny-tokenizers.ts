@@ -11,7 +11,8 @@ there are three hotels near the station, and the weather in the city is sunny. h
 is a test of the tokenizer on sentences that repeat the same words: tool, tools, search, searching,
 searched, answer, answers, hotel, hotels, weather, station, stations, information, function.`;
 
-const special = (id: number, content: string) => ({
+/** An added special token of tokenizer.json. */
+export const special = (id: number, content: string) => ({
   id,
   content,
   single_word: false,
@@ -66,13 +67,13 @@ function trainMerges(vocab: Map<string, number>, size: number): string[] {
   return merges;
 }
 
-/** LLaMA-2's tokenizer.json layout (legacy SentencePiece BPE, byte fallback, `<s>` prepended). */
-export function llamaSentencePieceTokenizer(vocabSize: number, maxLength: number) {
-  if (vocabSize < LLAMA_TOKENIZER_BASE_SIZE) throw new Error(`vocab_size must be at least ${LLAMA_TOKENIZER_BASE_SIZE}`);
-  const vocab = new Map<string, number>([...['<unk>', '<s>', '</s>'], ...BYTE_TOKENS, ...LLAMA_CHARACTERS].map((token, id) => [token, id]));
-  const merges = trainMerges(vocab, vocabSize);
-  for (let extra = 0; vocab.size < vocabSize; extra++) vocab.set(`▁extra${extra}`, vocab.size);
-  const tokenizer = {
+/**
+ * LLaMA-2's tokenizer.json (meta-llama/Llama-2-7b-hf's layout: legacy SentencePiece BPE, byte
+ * fallback, `<s>` prepended, `<unk>` `<s>` `</s>` as ids 0-2) around a vocabulary and its merges
+ * ("a b" strings or pairs, in priority order).
+ */
+export function llama2TokenizerJson(vocab: Record<string, number>, merges: readonly (string | readonly [string, string])[]) {
+  return {
     version: '1.0',
     truncation: null,
     padding: null,
@@ -114,10 +115,19 @@ export function llamaSentencePieceTokenizer(vocabSize: number, maxLength: number
       fuse_unk: true,
       byte_fallback: true,
       ignore_merges: false,
-      vocab: Object.fromEntries(vocab),
+      vocab,
       merges,
     },
   };
+}
+
+/** A LLaMA-2-layout tokenizer of `vocabSize` tokens with merges trained here. */
+export function llamaSentencePieceTokenizer(vocabSize: number, maxLength: number) {
+  if (vocabSize < LLAMA_TOKENIZER_BASE_SIZE) throw new Error(`vocab_size must be at least ${LLAMA_TOKENIZER_BASE_SIZE}`);
+  const vocab = new Map<string, number>([...['<unk>', '<s>', '</s>'], ...BYTE_TOKENS, ...LLAMA_CHARACTERS].map((token, id) => [token, id]));
+  const merges = trainMerges(vocab, vocabSize);
+  for (let extra = 0; vocab.size < vocabSize; extra++) vocab.set(`▁extra${extra}`, vocab.size);
+  const tokenizer = llama2TokenizerJson(Object.fromEntries(vocab), merges);
   const tokenizerConfig = {
     add_bos_token: true,
     add_eos_token: false,
