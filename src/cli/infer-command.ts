@@ -18,19 +18,21 @@ import { startProgressBar, type ProgressBar } from '../infer/progress-bar.js';
 import { jobsOfQueries, readQuerySources, STDIN, type ByteStream } from '../infer/query-source.js';
 import { replayJobs } from '../infer/replay-jobs.js';
 import { errorMessage, runInfer } from '../infer/run-infer.js';
-import type { Backbone } from '../llm/backbone.js';
-import { createBackbone } from '../llm/create-backbone.js';
 import { loadPriceTable } from '../llm/prices.js';
-import { FINISH_VERSIONS } from '../registry/function-schema.js';
+import type { Query } from '../registry/query-file.js';
+import type { DenseRetriever } from '../retriever/dense-retriever.js';
+import { retrieveApis } from '../retriever/open-domain.js';
+import { withRetrievedApis } from '../infer/retrieved-query.js';
+import { pyStr } from '../util/pyrepr.js';
 import { ToolEnvironment } from '../registry/tool-environment.js';
-import { METHOD_EXAMPLES, parseMethod } from '../search/method.js';
+import { parseMethod } from '../search/method.js';
 import { openRecordedRun } from '../search/replay.js';
 import { runSearch } from '../search/run-search.js';
 import { buildSearchTask } from '../search/task.js';
-import { COMPAT_FLAGS } from '../search/types.js';
 import { ToolbenchError } from '../util/errors.js';
 import type { EnvConfig } from '../config/env-config.js';
 import { addEnvOptions, collect, envConfigOf, envDeps } from './env-options.js';
+import { addSearchOptions, createSearchBackbone, openRetriever } from './search-options.js';
 import { createReporter, type CliIo, type Reporter } from './io.js';
 import type { CommandOutcome } from './outcome.js';
 import { PROCESS_STOP_SIGNALS, type StopSignals } from './serve-tools.js';
@@ -42,37 +44,19 @@ type InferIo = CliIo & { readonly stdin?: InferStdin };
 /** What `--seed` does for infer (the shared flag text speaks of the tool environment only). */
 const SEED_HELP = "seeds the random compression draw, the reported give-up choice, and (when given) the model's sampling (default 0)";
 
-// the same as in env-options.ts, which does not export it
-
 export function registerInferCommand(program: Command, io: CliIo, outcome: CommandOutcome, signals: StopSignals = PROCESS_STOP_SIGNALS): void {
   const command = program
     .command('infer')
     .description('answer queries with a tool-use search (CoT@N, DFSDT): one upstream answer file per query')
     .option('--queries <file>', 'query file: a JSON array (ToolBench layout) or JSON lines; - for standard input (repeatable)', collect)
     .option('--out <dir>', 'folder for <query_id>_<method>.json answer files; - for one JSON answer a line on standard output')
-    .option('--method <name>', `${METHOD_EXAMPLES} (default DFS_woFilter_w2)`)
-    .option('--backbone <kind>', 'openai (chat API, functions or tools), toolllama (ToolLLaMA text format on a completions endpoint), replay (recorded answer files) (default openai)')
-    .option('--model <name>', 'model name sent to the endpoint')
-    .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL or OPENAI_API_BASE, else OpenAI); key from OPENAI_API_KEY')
-    .option('--model-path <dir>', 'a local checkpoint (Hugging Face folder or .gguf) run in-process on the model runner with the toolllama backbone')
-    .option('--lora-path <dir>', 'a PEFT LoRA adapter for --model-path: merged into float weights at load, a low-rank side branch beside 4-bit GGUF weights')
-    .option('--shape <shape>', 'message shape: functions (ToolBench) or tools (StableToolBench) (default tools for openai, functions for toolllama)')
-    .option('--history <mode>', 'toolllama: how earlier turns are written: training, toolbench or stabletoolbench (default training)')
-    .option('--truncate-prompt-tokens <n>', "toolllama: vLLM's truncate_prompt_tokens, the server keeps the prompt's last n tokens (default 7168, as StableToolBench; 0: not sent)")
-    .option('--temperature <t>', 'sampling temperature (default: the API default for openai, 0 for toolllama)')
-    .option('--max-tokens <n>', 'completion tokens per call (default 1024)')
-    .option('--max-query-count <n>', 'LLM calls allowed per query (default 200)')
-    .option('--max-depth <n>', 'depth at which a branch is cut, single_chain_max_step (default 12)')
     .option('--workers <n>', 'queries searched at the same time (default 1)')
-    .option('--rpm <n>', 'at most n LLM requests a minute, over all workers')
     .option('--shard <i/n>', 'run shard i of n: the queries at positions p (from 0, over all --queries) with p mod n = i-1')
     .option('--ids <list>', 'only these query ids, comma-separated')
     .option('--max-cost <usd>', 'start no more queries once the LLM calls of this run have cost this many US dollars (needs a price for --model)')
-    .option('--prices <file>', 'YAML model prices (models: {name: {input, output}} in $ per 1M tokens) merged over the built-in ones')
     .option('--overwrite', 'search queries again even when their answer file exists')
-    .option('--compat <flag>', `reproduce an upstream behaviour: ${COMPAT_FLAGS.join(', ')} (repeatable)`, collect)
-    .option('--finish <version>', `wording of the Finish function: ${FINISH_VERSIONS.join(' or ')} (default current)`)
     .option('--json', 'one JSON event a line on standard output: run_start, query_start, llm, tool, node, query_end, query_error, run_end');
+  addSearchOptions(command);
   addEnvOptions(command);
   const seed = command.options.find((option) => option.long === '--seed');
   if (seed !== undefined) seed.description = SEED_HELP;
@@ -97,7 +81,9 @@ Examples:
       --base-url http://localhost:8000/v1 --method CoT@1 --out answers --shard 1/4
   $ toolbench infer --backbone replay --env replay --replay-from data/answer/G1_answer --method DFS_woFilter_w2 --out rerun
   $ jq -c '.[]' G1_instruction.json | toolbench infer --queries - --out - --model gpt-4o-mini --env replay --replay-from cache/ | jq .win
-  $ toolbench infer --queries G1_instruction.json --out answers --model gpt-4o-mini --json --max-cost 5 | jq -c 'select(.event == "query_end")'`,
+  $ toolbench infer --queries G1_instruction.json --out answers --model gpt-4o-mini --json --max-cost 5 | jq -c 'select(.event == "query_end")'
+  $ toolbench infer --queries G1_instruction.json --tools data/toolenv/tools --env virtual --model gpt-4o-mini \
+      --retriever retriever_model --corpus retrieval/G1/corpus.tsv --top-k 5 --out answers/open_domain`,
     )
     .action(async (_flags: unknown, self: Command) => {
       await inferCommand(self, io as InferIo, outcome, signals);
@@ -114,7 +100,6 @@ async function inferCommand(command: Command, io: InferIo, outcome: CommandOutco
   const envConfig = envConfigOf(command, io, reporter);
   const showBar = !settings.json && io.stderr.isTTY === true && io.env.TERM !== 'dumb';
 
-  const resources = openResources(settings, envConfig, reporter, io);
   const controller = new AbortController();
   let interruptedBy: string | undefined;
   const unlisten = signals.listen((signal) => {
@@ -124,6 +109,13 @@ async function inferCommand(command: Command, io: InferIo, outcome: CommandOutco
     controller.abort(new ToolbenchError('interrupted', 130, `interrupted (${signal})`));
     unlisten(); // a second Ctrl-C gets the default behaviour: quit at once
   });
+  let resources: Resources;
+  try {
+    resources = await openResources(settings, envConfig, reporter, io, controller.signal);
+  } catch (error) {
+    unlisten();
+    throw error;
+  }
   const emit = (event: InferEvent): void => {
     if (settings.json) io.stdout.write(encodeInferEvent(event));
     bar?.onEvent(event);
@@ -188,7 +180,7 @@ interface Resources {
 }
 
 /** The run's jobs, with the backbone and tool environment they share (none for replay). */
-function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: Reporter, io: InferIo): Resources {
+async function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: Reporter, io: InferIo, signal: AbortSignal): Promise<Resources> {
   const selection = (warn: (message: string) => void) => ({ shard: settings.shard, ids: settings.ids, warn });
   if (settings.backbone === 'replay') {
     if (envConfig.replayFrom.length === 0) throw new ToolbenchError('usage.invalid', 2, '--backbone replay needs --replay-from DIR: the recorded answer files to run again');
@@ -199,50 +191,45 @@ function openResources(settings: InferSettings, envConfig: EnvConfig, reporter: 
     return { jobs: (warn) => selectJobs(iterate(candidates), selection(warn)), close: async () => {} };
   }
   const prices = loadPriceTable(settings.pricesFile);
-  const backbone: Backbone = createBackbone({
-    kind: settings.backbone,
-    model: settings.model,
-    ...(settings.modelPath !== undefined ? { modelPath: settings.modelPath } : {}),
-    ...(settings.loraPath !== undefined ? { loraPath: settings.loraPath } : {}),
-    baseUrl: settings.baseUrl,
-    apiKey: envConfig.keys.openai,
-    shape: settings.shape,
-    history: settings.history,
-    temperature: settings.temperature,
-    // the model gets a seed only when the user gave one (upstream sends none)
-    seed: envConfig.origins.seed === 'default' ? undefined : envConfig.seed,
-    maxTokens: settings.maxTokens,
-    truncatePromptTokens: settings.truncatePromptTokens,
-    prices,
-    concurrency: settings.workers,
-    requestsPerMinute: settings.rpm,
-  });
+  const backbone = createSearchBackbone(settings, envConfig, settings.workers, prices);
   if (settings.maxCost !== undefined && settings.model !== undefined && prices.priceOf(settings.model) === undefined) {
     reporter.warn(`--max-cost has no effect: no price for model ${settings.model}; give one with --prices FILE`);
   }
   // one open tool folder serves the function lists and the environment
   let tools: ToolEnvironment | undefined;
-  let env: ToolEnv;
+  let env: ToolEnv | undefined;
+  let retriever: DenseRetriever | undefined;
   try {
     tools = envConfig.tools === undefined ? undefined : ToolEnvironment.open(envConfig.tools);
     env = createToolEnv(envConfig, { ...envDeps(reporter), ...(tools === undefined ? {} : { tools }) });
+    if (settings.retriever !== undefined) {
+      if (tools === undefined) throw new ToolbenchError('usage.invalid', 2, '--retriever needs --tools DIR: the retrieved APIs are looked up in the tool files');
+      retriever = await openRetriever(settings.retriever, io.env, reporter, signal);
+    }
   } catch (error) {
-    void backbone.close?.();
+    await env?.close();
+    await backbone.close?.();
     throw error;
   }
+  const openEnv = env;
   let input: InferStdin | undefined;
   const stdin = (): ByteStream => {
     input = io.stdin ?? process.stdin;
     if (input.isTTY === true) reporter.info('reading queries from the terminal: end with Ctrl-D');
     return input;
   };
-  const open = (query: Parameters<typeof buildSearchTask>[0]) => ({ task: buildSearchTask(query, { tools, finish: settings.finish, warn: reporter.warn }), backbone, env });
+  const topK = settings.retriever?.topK ?? 0;
+  const open = async (query: Query) => {
+    const chosen = retriever === undefined ? query : withRetrievedApis(query, await retrieveApis(retriever, queryText(query), topK, tools as ToolEnvironment));
+    return { task: buildSearchTask(chosen, { tools, finish: settings.finish, warn: reporter.warn }), backbone, env: openEnv };
+  };
   return {
     jobs: (warn) => selectJobs(jobsOfQueries(readQuerySources(settings.queries, stdin), open), selection(warn)),
     async close() {
       input?.destroy?.(); // a pipe still open (the run was interrupted or stopped early) must not keep the process waiting
-      await env.close();
+      await openEnv.close();
       await backbone.close?.();
+      await retriever?.release();
     },
   };
 }
@@ -285,3 +272,8 @@ async function* iterate<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;
 }
 
+
+/** The text the retriever embeds: the query, or the first of a list (as upstream's preprocessing). */
+function queryText(query: Query): string {
+  return typeof query.query === 'string' ? query.query : query.query[0] ?? pyStr(query.query);
+}

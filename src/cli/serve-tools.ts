@@ -128,7 +128,7 @@ function resolveServeSettings(command: Command, flags: ServeFlags, io: CliIo): {
   return { port: settings.port, host: settings.host };
 }
 
-function listenError(error: unknown, host: string, port: number): unknown {
+export function listenError(error: unknown, host: string, port: number): unknown {
   const code = (error as NodeJS.ErrnoException)?.code;
   if (code === 'EADDRINUSE') return new ToolbenchError('serve.port-in-use', 1, `${host}:${port} is in use: choose another --port (0 for any free one)`, { cause: error });
   if (code === 'EACCES') return new ToolbenchError('serve.port-denied', 1, `not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`, { cause: error });

@@ -71,9 +71,16 @@ export type InferEvent =
       readonly error?: string;
     } & RunCounts);
 
-/** A search event of one query, as the stream shows it. */
-export function queryEvent(queryId: string, event: SearchEvent): InferEvent {
+/**
+ * A search event of one query, as the stream shows it; undefined for the events only the
+ * `/stream` server shows (a call about to start, a step's subtree done).
+ */
+export function queryEvent(queryId: string, event: SearchEvent): InferEvent | undefined {
   switch (event.type) {
+    case 'llm_start':
+    case 'tool_start':
+    case 'step_end':
+      return undefined;
     case 'llm':
       return {
         event: 'llm',

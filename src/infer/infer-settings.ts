@@ -19,10 +19,8 @@ export const INFER_DEFAULTS = Object.freeze({
   finish: 'current' as FinishVersion,
 });
 
-/** The flags as commander gives them (strings; lists for repeatable flags). */
-export interface InferFlags {
-  readonly queries?: readonly string[];
-  readonly out?: string;
+/** The flags of the model and the search, shared by `infer` and `serve agent` (strings, as commander gives them). */
+export interface SearchFlags {
   readonly method?: string;
   readonly backbone?: string;
   readonly model?: string;
@@ -36,23 +34,40 @@ export interface InferFlags {
   readonly maxTokens?: string;
   readonly maxQueryCount?: string;
   readonly maxDepth?: string;
-  readonly workers?: string;
   readonly rpm?: string;
+  readonly prices?: string;
+  readonly compat?: readonly string[];
+  readonly finish?: string;
+  readonly retriever?: string;
+  readonly corpus?: string;
+  readonly topK?: string;
+}
+
+/** The flags of `infer`. */
+export interface InferFlags extends SearchFlags {
+  readonly queries?: readonly string[];
+  readonly out?: string;
+  readonly workers?: string;
   readonly shard?: string;
   readonly ids?: string;
   readonly maxCost?: string;
-  readonly prices?: string;
   readonly overwrite?: boolean;
-  readonly compat?: readonly string[];
-  readonly finish?: string;
   readonly json?: boolean;
 }
 
-export interface InferSettings {
-  /** Query files in order; `-` is standard input. Empty for `--backbone replay`. */
-  readonly queries: readonly string[];
-  /** A folder, or `-` for standard output. */
-  readonly out: string;
+/** Upstream's `--retrieved_api_nums` default. */
+export const DEFAULT_TOP_K = 5;
+
+export interface RetrieverSettings {
+  /** A sentence-transformers checkpoint folder. */
+  readonly model: string;
+  /** The `corpus.tsv` of `preprocess retriever`. */
+  readonly corpus: string;
+  /** APIs given to each query (`--retrieved_api_nums`). */
+  readonly topK: number;
+}
+
+export interface SearchSettings {
   readonly method: SearchMethod;
   readonly backbone: BackboneKind;
   readonly model?: string;
@@ -68,36 +83,37 @@ export interface InferSettings {
   readonly maxTokens?: number;
   readonly maxQueryCount: number;
   readonly maxDepth: number;
-  readonly workers: number;
   readonly rpm?: number;
+  readonly pricesFile?: string;
+  readonly compat: ReadonlySet<CompatFlag>;
+  readonly finish: FinishVersion;
+  /** Open domain: the retriever chooses each query's APIs. */
+  readonly retriever?: RetrieverSettings;
+}
+
+export interface InferSettings extends SearchSettings {
+  /** Query files in order; `-` is standard input. Empty for `--backbone replay`. */
+  readonly queries: readonly string[];
+  /** A folder, or `-` for standard output. */
+  readonly out: string;
+  readonly workers: number;
   readonly shard?: Shard;
   readonly ids?: ReadonlySet<string>;
   readonly maxCost?: number;
-  readonly pricesFile?: string;
   readonly overwrite: boolean;
-  readonly compat: ReadonlySet<CompatFlag>;
-  readonly finish: FinishVersion;
   readonly json: boolean;
 }
 
-export function resolveInferSettings(flags: InferFlags, env: Readonly<Record<string, string | undefined>>): InferSettings {
+/** The model and search settings; usage errors (exit 2) say which flag is wrong. */
+export function resolveSearchSettings(flags: SearchFlags, env: Readonly<Record<string, string | undefined>>): SearchSettings {
   // a local checkpoint runs in-process behind the toolllama backbone
   const backbone = choice('--backbone', flags.backbone ?? (flags.modelPath !== undefined ? 'toolllama' : INFER_DEFAULTS.backbone), BACKBONE_KINDS);
   if (flags.modelPath !== undefined && backbone !== 'toolllama') throw usageError(`--model-path runs the checkpoint in-process with --backbone toolllama, not ${backbone}`);
   if (flags.loraPath !== undefined && flags.modelPath === undefined) throw usageError('--lora-path is an adapter for --model-path DIR');
   if (flags.modelPath !== undefined && flags.baseUrl !== undefined) throw usageError('--model-path runs the model in-process; --base-url is for a model served elsewhere: give one of them');
-  const queries = flags.queries ?? [];
-  if (backbone === 'replay' && queries.length > 0) throw usageError('--backbone replay reads the queries from the recorded answer files (--replay-from); leave out --queries');
-  if (backbone !== 'replay' && queries.length === 0) throw usageError('--queries FILE is required (a query file, or - for standard input)');
-  const out = flags.out;
-  if (out === undefined || out === '') throw usageError('--out is required: the folder for the answer files, or - for JSON lines on standard output');
-  if (out === '-' && flags.json === true) throw usageError('--out - and --json both write to standard output: give --out a folder to stream events with --json');
   if (flags.history !== undefined && backbone !== 'toolllama') throw usageError('--history is for --backbone toolllama');
   if (flags.truncatePromptTokens !== undefined && backbone !== 'toolllama') throw usageError('--truncate-prompt-tokens is for --backbone toolllama');
-  const workers = integer('--workers', flags.workers, INFER_DEFAULTS.workers, 1);
-  const settings: InferSettings = {
-    queries,
-    out,
+  return {
     method: parseMethod(flags.method ?? INFER_DEFAULTS.method),
     backbone,
     model: flags.model,
@@ -111,15 +127,42 @@ export function resolveInferSettings(flags: InferFlags, env: Readonly<Record<str
     maxTokens: flags.maxTokens === undefined ? undefined : integer('--max-tokens', flags.maxTokens, 0, 1),
     maxQueryCount: integer('--max-query-count', flags.maxQueryCount, INFER_DEFAULTS.maxQueryCount, 1),
     maxDepth: integer('--max-depth', flags.maxDepth, INFER_DEFAULTS.maxDepth, 1),
-    workers,
     rpm: flags.rpm === undefined ? undefined : integer('--rpm', flags.rpm, 0, 1),
+    pricesFile: flags.prices,
+    compat: new Set((flags.compat ?? []).map((flag) => choice('--compat', flag, COMPAT_FLAGS))),
+    finish: choice('--finish', flags.finish ?? INFER_DEFAULTS.finish, FINISH_VERSIONS),
+    ...retrieverSettings(flags),
+  };
+}
+
+function retrieverSettings(flags: SearchFlags): { retriever?: RetrieverSettings } {
+  if (flags.retriever === undefined) {
+    if (flags.corpus !== undefined) throw usageError('--corpus is the document file of --retriever DIR: give both');
+    if (flags.topK !== undefined) throw usageError('--top-k is for --retriever DIR');
+    return {};
+  }
+  if (flags.corpus === undefined) throw usageError('--retriever needs --corpus FILE: the corpus.tsv written by "toolbench preprocess retriever"');
+  return { retriever: { model: flags.retriever, corpus: flags.corpus, topK: integer('--top-k', flags.topK, DEFAULT_TOP_K, 1) } };
+}
+
+export function resolveInferSettings(flags: InferFlags, env: Readonly<Record<string, string | undefined>>): InferSettings {
+  const search = resolveSearchSettings(flags, env);
+  const queries = flags.queries ?? [];
+  if (search.backbone === 'replay' && queries.length > 0) throw usageError('--backbone replay reads the queries from the recorded answer files (--replay-from); leave out --queries');
+  if (search.backbone === 'replay' && search.retriever !== undefined) throw usageError('--backbone replay runs the recorded APIs again; leave out --retriever');
+  if (search.backbone !== 'replay' && queries.length === 0) throw usageError('--queries FILE is required (a query file, or - for standard input)');
+  const out = flags.out;
+  if (out === undefined || out === '') throw usageError('--out is required: the folder for the answer files, or - for JSON lines on standard output');
+  if (out === '-' && flags.json === true) throw usageError('--out - and --json both write to standard output: give --out a folder to stream events with --json');
+  const settings: InferSettings = {
+    ...search,
+    queries,
+    out,
+    workers: integer('--workers', flags.workers, INFER_DEFAULTS.workers, 1),
     shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
     ids: flags.ids === undefined ? undefined : idList(flags.ids),
     maxCost: number('--max-cost', flags.maxCost, { min: 0 }),
-    pricesFile: flags.prices,
     overwrite: flags.overwrite === true,
-    compat: new Set((flags.compat ?? []).map((flag) => choice('--compat', flag, COMPAT_FLAGS))),
-    finish: choice('--finish', flags.finish ?? INFER_DEFAULTS.finish, FINISH_VERSIONS),
     json: flags.json === true,
   };
   return Object.freeze(settings);

@@ -100,7 +100,8 @@ export async function runInfer(jobs: AsyncIterable<InferJob>, options: InferRunO
         counts.cost += event.cost;
         if (costReached()) starting.abort();
       }
-      emit(queryEvent(queryId, event));
+      const shown = queryEvent(queryId, event);
+      if (shown !== undefined) emit(shown);
     },
   });
 

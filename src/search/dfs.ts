@@ -65,10 +65,12 @@ export async function depthFirstSearch(
       if (diversity !== undefined) diversity.valid = false;
       const leaf = await applyCompletion(state, node, completion, true);
       if (options.withFilter) {
+        state.emit({ type: 'step_end', depth: node.depth });
         candidates.push(leaf);
         continue;
       }
       const result = await frame(leaf);
+      if (!outcome.budgetSpent) state.emit({ type: 'step_end', depth: node.depth });
       if (outcome.terminal.length > 0) return ANSWER_FOUND;
       if (result > 1) return result - 1;
     }

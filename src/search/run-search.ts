@@ -43,7 +43,7 @@ export async function runSearch(task: SearchTask, options: SearchOptions): Promi
       answer_generation: generation,
       toolbench: runRecord(state, { stoppedBy: outcome.budgetSpent ? 'max-query-count' : undefined }),
     };
-    return result(state, answer, outcome.win, answered === undefined ? 'none' : 'give_answer', outcome.budgetSpent);
+    return result(state, answer, outcome.win, answered === undefined ? 'none' : 'give_answer', outcome.budgetSpent, answered?.end);
   }
 
   const root = SearchNode.root(rootMessages);
@@ -86,7 +86,7 @@ export async function runSearch(task: SearchTask, options: SearchOptions): Promi
     answer_generation: generation,
     toolbench: runRecord(state, { stoppedBy: outcome.budgetSpent ? 'max-query-count' : undefined, giveUpChoice }),
   };
-  return result(state, answer, win, finishType, outcome.budgetSpent);
+  return result(state, answer, win, finishType, outcome.budgetSpent, answered[0]);
 }
 
 /**
@@ -136,7 +136,7 @@ function runRecord(state: SearchState, extra: { stoppedBy?: string; giveUpChoice
   return record;
 }
 
-function result(state: SearchState, answer: Record<string, unknown>, win: boolean, finishType: FinishType, budgetSpent: boolean): SearchResult {
+function result(state: SearchState, answer: Record<string, unknown>, win: boolean, finishType: FinishType, budgetSpent: boolean, answered: SearchNode | undefined): SearchResult {
   return {
     answer: answer as PyObject,
     win,
@@ -145,5 +145,6 @@ function result(state: SearchState, answer: Record<string, unknown>, win: boolea
     totalTokens: state.totalTokens,
     cost: state.cost,
     ...(budgetSpent ? { stoppedBy: 'max-query-count' as const } : {}),
+    ...(answered === undefined ? {} : { answered: { description: answered.description, messages: answered.messages.toArray() } }),
   };
 }

@@ -39,6 +39,7 @@ export class SearchState {
 
   async call(request: Omit<CompletionRequest, 'signal'>, depth: number): Promise<Completion> {
     this.options.signal?.throwIfAborted();
+    if (this.options.onEvent !== undefined) this.emit({ type: 'llm_start', purpose: request.purpose, depth, messages: request.messages });
     const completion = await this.options.backbone.complete({ ...request, signal: this.options.signal });
     this.queryCount++;
     this.totalTokens += completion.usage.totalTokens;
@@ -89,6 +90,7 @@ export async function applyCompletion(state: SearchState, frame: SearchNode, com
   const shape = state.options.backbone.shape;
   for (const [index, call] of calls.entries()) {
     const input = current.child('Action', call.name).child('Action Input', call.arguments);
+    state.emit({ type: 'tool_start', depth: frame.depth, name: call.name, arguments: call.arguments });
     const outcome = await agentStep(state.task, state.options.env, call.name, call.arguments, state.options.signal);
     input.observation = outcome.observation;
     input.observationCode = outcome.status;

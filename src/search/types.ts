@@ -61,7 +61,16 @@ export interface SearchOptions {
 export const COMPAT_FLAGS = ['dfs-2023'] as const;
 export type CompatFlag = (typeof COMPAT_FLAGS)[number];
 
+/**
+ * What a search reports as it goes. `llm_start`, `tool_start` and `step_end` exist for the
+ * `/stream` server's callbacks (formats.md §14): a model call about to start (with the
+ * conversation it is given), a tool call about to run, and a DFS step whose subtree has been
+ * explored (not reported when the call budget ends the search, as upstream).
+ */
 export type SearchEvent =
+  | { readonly type: 'llm_start'; readonly purpose: 'agent' | 'rank'; readonly depth: number; readonly messages: readonly ChatMessage[] }
+  | { readonly type: 'tool_start'; readonly depth: number; readonly name: string; readonly arguments: string }
+  | { readonly type: 'step_end'; readonly depth: number }
   | {
       readonly type: 'llm';
       readonly purpose: 'agent' | 'rank';
@@ -98,4 +107,6 @@ export interface SearchResult {
   readonly cost: number;
   /** Set when the LLM-call budget ended the search (an abort throws the signal's reason instead). */
   readonly stoppedBy?: 'max-query-count';
+  /** The node that gave the final answer: its Finish arguments and its conversation (the `/stream` server's `on_request_end`). */
+  readonly answered?: { readonly description: string; readonly messages: readonly ChatMessage[] };
 }

@@ -15,8 +15,8 @@ import { performance } from 'node:perf_hooks';
 import type { VirtualApi, VirtualRequest } from '../env/virtual-api.js';
 import { ToolbenchError } from '../util/errors.js';
 import { JsonSyntaxError, pyJsonParse } from '../util/pyjson-parse.js';
-import { pyJsonDumps } from '../util/pyjson.js';
 import { isPyObject, type PyValue } from '../util/py-value.js';
+import { pathOf, printable, readBody, send, urlHost } from './http.js';
 
 export interface VirtualServerOptions {
   readonly api: VirtualApi;
@@ -172,58 +172,4 @@ export function parseRequest(body: string): { ok: true; request: VirtualRequest 
   if (detail.length > 0) return { ok: false, detail };
   const { category, tool_name, api_name, tool_input } = value as { category: string; tool_name: string; api_name: string; tool_input: PyValue };
   return { ok: true, request: { category, tool_name, api_name, tool_input } };
-}
-
-/** The body as text, or `too-large` as soon as it is known to pass the limit (the rest is not read). */
-function readBody(request: IncomingMessage, maxBytes: number): Promise<string | 'too-large'> {
-  const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve('too-large');
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        stop();
-        request.pause();
-        resolve('too-large');
-      } else {
-        chunks.push(chunk);
-      }
-    };
-    const onEnd = (): void => {
-      stop();
-      resolve(Buffer.concat(chunks, size).toString('utf8'));
-    };
-    const onError = (error: Error): void => {
-      stop();
-      reject(error);
-    };
-    const stop = (): void => {
-      request.off('data', onData).off('end', onEnd).off('error', onError);
-    };
-    request.on('data', onData).on('end', onEnd).on('error', onError);
-  });
-}
-
-function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = pyJsonDumps(body);
-  response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-function pathOf(request: IncomingMessage): string {
-  const url = request.url ?? '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
-
-/** Names from the request as one log line: control characters (a newline) would forge lines. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f]/g, '?');
-}
-
-/** A host as it goes in a URL: IPv6 addresses in brackets. */
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }

@@ -13,6 +13,7 @@ import type { StopSignals } from '../../src/cli/serve-tools.js';
 import { ToolbenchError } from '../../src/util/errors.js';
 import { runToolbench, type CliResult } from '../helpers/cli.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeReply } from '../helpers/fake-openai.js';
+import { writeLocalRetriever } from '../helpers/local-retriever.js';
 import { dataPath, fixture, PROJECT_ROOT, SKIP_WITHOUT_DATA } from '../helpers/paths.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbench-infer-cli-'));
@@ -173,6 +174,9 @@ describe('toolbench infer', () => {
       [['--out', 'x', '--env', 'local', '--tools', LOCAL_TOOLS, '--base-url', 'http://127.0.0.1:1/v1'], /needs --model/],
       [['--out', 'x', '--backbone', 'toolllama', '--model', 'm', '--env', 'local', '--tools', LOCAL_TOOLS], /needs --base-url/],
       [['--out', 'x', '--shard', '0/2', ...openaiArgs()], /--shard 0\/2/],
+      [['--out', 'x', '--retriever', 'r', ...openaiArgs()], /--retriever needs --corpus/],
+      [['--out', 'x', '--top-k', '3', ...openaiArgs()], /--top-k is for --retriever/],
+      [['--out', 'x', '--retriever', 'r', '--corpus', 'c.tsv', '--model', 'm', '--base-url', 'http://127.0.0.1:1/v1', '--env', 'replay', '--replay-from', scratch], /--retriever needs --tools/],
     ];
     for (const [args, pattern, env] of cases) {
       const result = await runToolbench(['infer', '--queries', queries, ...args], env);
@@ -184,6 +188,27 @@ describe('toolbench infer', () => {
     const toolllamaOnly = await runToolbench(['infer', '--queries', queries, '--out', 'x', '--truncate-prompt-tokens', '10', ...openaiArgs()]);
     assert.equal(toolllamaOnly.code, 2, toolllamaOnly.stderr);
     assert.match(toolllamaOnly.stderr, /--truncate-prompt-tokens is for --backbone toolllama/);
+  });
+
+  test('open domain (--retriever): the retriever chooses each query\'s APIs, replacing any api_list, as upstream', async () => {
+    const { model, corpus } = writeLocalRetriever(join(scratch, 'open-domain'));
+    const out = freshDir();
+    server.enqueue(...helloScript(), ...helloScript());
+    const queries = [
+      { query: 'Say hello.', query_id: 7 },
+      // upstream ignores the query's own APIs once the retriever is on
+      { query: 'Say hello again.', query_id: 8, api_list: [{ category_name: 'Sports', tool_name: 'scores lite', api_name: 'anything' }] },
+    ];
+    const env = { XDG_CACHE_HOME: join(scratch, 'open-domain-cache') };
+    const result = await runToolbench(['infer', '--queries', queryFile(queries), '--out', out, '--retriever', model, '--corpus', corpus, '--top-k', '3', ...openaiArgs()], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /embedding 3 API documents/);
+    for (const id of [7, 8]) {
+      const answer = JSON.parse(readFileSync(join(out, `${id}_DFS_woFilter_w2.json`), 'utf8'));
+      // two of the three documents name tools the folder lacks: only hello world is kept
+      assert.deepEqual(answer.answer_generation.function.map((f: { function: { name: string } }) => f.function.name), ['get_hello_world_for_hello_world', 'Finish']);
+      assert.equal(answer.win, true);
+    }
   });
 
   test('an invalid item of the query file fails alone: listed in the failures file, the run goes on, exit 3', async () => {
@@ -386,7 +411,7 @@ describe('toolbench infer', () => {
       .split('\n')
       .filter((line) => line.trimStart().startsWith('$ ') && line.includes('toolbench infer'))
       .map((line) => (line.split('toolbench ')[1] ?? '').split(' | ')[0] ?? '');
-    assert.equal(examples.length, 5);
+    assert.equal(examples.length, 6);
     for (const example of examples) {
       const words = (example.match(/'[^']*'|\S+/g) ?? []).map((word) => word.replace(/^'(.*)'$/, '$1'));
       let flags: InferFlags | undefined;

@@ -116,11 +116,11 @@ describe('DFSDT: an answer at the first call', () => {
     assert.deepEqual(backbone.requests[0]?.snapshot, [system, user], 'the first request is [system, user]');
   });
 
-  test('events: one llm, one tool (Finish, answered by the engine), node stamps', async () => {
+  test('events: one llm, one tool (Finish, answered by the engine), node stamps, each start before its call, the step end after its subtree', async () => {
     const { events } = await search('DFS_woFilter_w2', [finish('x')]);
     assert.deepEqual(
       events.map((event) => event.type),
-      ['node', 'llm', 'tool', 'node'],
+      ['node', 'llm_start', 'llm', 'tool_start', 'tool', 'node', 'step_end'],
     );
     const tool = events.find((event) => event.type === 'tool');
     assert.ok(tool?.type === 'tool');
