@@ -29,6 +29,7 @@ import { parseMethod } from '../search/method.js';
 import { openRecordedRun } from '../search/replay.js';
 import { runSearch } from '../search/run-search.js';
 import { buildSearchTask } from '../search/task.js';
+import { closeAll } from '../util/close-all.js';
 import { ToolbenchError } from '../util/errors.js';
 import type { EnvConfig } from '../config/env-config.js';
 import { addEnvOptions, collect, envConfigOf, envDeps } from './env-options.js';
@@ -207,8 +208,7 @@ async function openResources(settings: InferSettings, envConfig: EnvConfig, repo
       retriever = await openRetriever(settings.retriever, io.env, reporter, signal);
     }
   } catch (error) {
-    await env?.close();
-    await backbone.close?.();
+    await closeAll([() => env?.close(), () => backbone.close?.()]).catch(() => undefined); // the error that stopped the start is the one to report
     throw error;
   }
   const openEnv = env;
@@ -227,9 +227,7 @@ async function openResources(settings: InferSettings, envConfig: EnvConfig, repo
     jobs: (warn) => selectJobs(jobsOfQueries(readQuerySources(settings.queries, stdin), open), selection(warn)),
     async close() {
       input?.destroy?.(); // a pipe still open (the run was interrupted or stopped early) must not keep the process waiting
-      await openEnv.close();
-      await backbone.close?.();
-      await retriever?.release();
+      await closeAll([() => openEnv.close(), () => backbone.close?.(), () => retriever?.release()]);
     },
   };
 }

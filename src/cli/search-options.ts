@@ -79,6 +79,7 @@ export async function openRetriever(settings: NonNullable<SearchSettings['retrie
     corpus: settings.corpus,
     cacheDir: retrieverCacheDir(env),
     ...(signal === undefined ? {} : { signal }),
+    warn: reporter.warn,
     onProgress: (done, total) => {
       if (done === 0) reporter.info(`embedding ${total} API documents of ${settings.corpus} with ${settings.model} (once: the embeddings are cached)`);
       else if (done >= nextReport && done < total) reporter.info(`  ${done}/${total} documents embedded`);

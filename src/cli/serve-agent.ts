@@ -1,7 +1,8 @@
 /**
  * `toolbench serve agent` (also plain `toolbench serve`): ToolBench's demo agent server
  * (`toolbench_server.py`, formats.md §14) on the infer model, tool environment and retriever
- * flags. Ctrl-C stops the request in flight (its stream ends with an error event) and the server.
+ * flags. Ctrl-C stops the start (the retriever's corpus embedding) or the request in flight (its
+ * stream ends with an error event) and the server; a second Ctrl-C quits at once.
  */
 import type { Command } from 'commander';
 import { createToolEnv } from '../env/create-env.js';
@@ -12,6 +13,7 @@ import { ToolEnvironment } from '../registry/tool-environment.js';
 import type { DenseRetriever } from '../retriever/dense-retriever.js';
 import { answerRequest, type AgentRuntime } from '../serve/agent-request.js';
 import { startAgentServer } from '../serve/agent-server.js';
+import { closeAll } from '../util/close-all.js';
 import { ToolbenchError, usageError } from '../util/errors.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { addEnvOptions, envConfigOf, envDeps } from './env-options.js';
@@ -75,18 +77,29 @@ async function serveAgent(command: Command, io: CliIo, signals: StopSignals): Pr
   const envConfig = envConfigOf(command, io, reporter);
   if (envConfig.tools === undefined) throw usageError('--tools DIR is required: the tool files the agent calls');
 
-  const loading = new AbortController();
-  const unlistenLoading = signals.listen((signal) => loading.abort(new ToolbenchError('interrupted', 130, `interrupted (${signal}) while starting`)));
+  // one listener for the command's whole life: the first signal stops the start or the server
+  const stop = new AbortController();
+  let stopSignal: StopSignal | undefined;
+  let stopped: (signal: StopSignal) => void = () => {};
+  const stopRequested = new Promise<StopSignal>((resolve) => (stopped = resolve));
+  const unlisten = signals.listen((signal) => {
+    stopSignal = signal;
+    reporter.info(`${signal}: stopping the request in flight and the server (again to quit at once)`);
+    stop.abort(new ToolbenchError('interrupted', 130, `interrupted (${signal})`));
+    stopped(signal);
+    unlisten(); // a second Ctrl-C gets the default behaviour: quit at once
+  });
   let backbone: Backbone | undefined;
   let env: ToolEnv | undefined;
   let retriever: DenseRetriever | undefined;
+  let failure: unknown;
   try {
     const tools = ToolEnvironment.open(envConfig.tools);
     backbone = createSearchBackbone(settings, envConfig, 1);
     env = createToolEnv(envConfig, { ...envDeps(reporter), tools });
-    if (settings.retriever !== undefined) retriever = await openRetriever(settings.retriever, io.env, reporter, loading.signal);
+    if (settings.retriever !== undefined) retriever = await openRetriever(settings.retriever, io.env, reporter, stop.signal);
     else reporter.info('no --retriever: each request must give its APIs in "api_list"');
-    unlistenLoading();
+    stop.signal.throwIfAborted();
     const runtime: AgentRuntime = {
       backbone,
       env,
@@ -112,21 +125,20 @@ async function serveAgent(command: Command, io: CliIo, signals: StopSignals): Pr
     });
     reporter.info(`serving the agent on ${server.url} (method ${settings.method.name}, ${settings.modelPath ?? settings.model ?? settings.backbone})`);
     if (flags.json) io.stdout.write(`${pyJsonDumps({ url: server.url, port: server.port })}\n`);
-    const signal = await new Promise<StopSignal>((resolve) => {
-      const unlisten = signals.listen((received) => {
-        unlisten();
-        resolve(received);
-      });
-    });
-    reporter.info(`${signal}: stopping the request in flight and the server`);
+    const signal = await stopRequested;
     await server.close({ force: true });
     if (signal === 'SIGINT') throw new ToolbenchError('interrupted', 130, 'interrupted (SIGINT): the server has stopped');
     reporter.info(`${signal}: the server has stopped`);
+  } catch (error) {
+    failure = stopSignal === 'SIGTERM' && error === stop.signal.reason ? undefined : error;
+    if (failure !== undefined) throw failure;
   } finally {
-    unlistenLoading();
-    await env?.close();
-    await backbone?.close?.();
-    await retriever?.release();
+    unlisten();
+    await closeAll([() => env?.close(), () => backbone?.close?.(), () => retriever?.release()]).catch((error: unknown) => {
+      // the error that ended the command is the one to report
+      if (failure === undefined) throw error;
+      reporter.warn(`while stopping: ${(error as Error)?.message ?? String(error)}`);
+    });
   }
 }
 

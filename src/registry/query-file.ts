@@ -63,9 +63,11 @@ export function findQueryInFile(file: string, id: string): { query: Query | unde
   return { query: undefined, scanned };
 }
 
-/** One query item of a query file (item `index`, for its default id and for messages). */
-export function parseQuery(value: PyValue, file: string, index: number): Query {
-  const path = `$[${index}]`;
+/**
+ * One query item of a query file (item `index`, for its default id and for messages); `path`
+ * names it in messages when it is not an item of an array (a request body: `$`).
+ */
+export function parseQuery(value: PyValue, file: string, index: number, path = `$[${index}]`): Query {
   const raw = expectObject(value, file, path);
   return {
     queryId: parseQueryId(raw.query_id, file, `${path}.query_id`) ?? index,

@@ -36,8 +36,10 @@ export interface DenseRetrieverOptions {
   readonly batchSize?: number;
   /** After each batch of the corpus, and once with 0 before the first; not called when the cache is used. */
   readonly onProgress?: (done: number, total: number) => void;
-  /** Checked before each batch of the corpus. */
+  /** Checked before each batch of the corpus, and once the model is loaded. */
   readonly signal?: AbortSignal;
+  /** Told when the embeddings cannot be cached (the retriever works, the next start embeds again). */
+  readonly warn?: (message: string) => void;
 }
 
 export class DenseRetriever {
@@ -76,6 +78,7 @@ export class DenseRetriever {
     if (options.cacheDir !== undefined) makeCacheDir(options.cacheDir); // fails before the long part, not after
     const encoder = await SentenceEncoder.load(options.model, { device: options.device ?? 'auto', floatType: FLOAT_TYPE });
     try {
+      options.signal?.throwIfAborted();
       const dimension = encoder.config.hiddenSize;
       const rows = corpus.texts.length;
       const cache =
@@ -88,7 +91,13 @@ export class DenseRetriever {
       const cached = cache === undefined ? undefined : readEmbeddingCache(cache.file, cache.key, rows, dimension);
       if (cached !== undefined) return new DenseRetriever(encoder, corpus, cached, true);
       const matrix = await embedCorpus(encoder, corpus.texts, batchSize, options);
-      if (cache !== undefined) await writeEmbeddingCache(cache.file, cache.key, dimension, matrix);
+      if (cache !== undefined) {
+        // a full disk must not throw away an embedded corpus
+        await writeEmbeddingCache(cache.file, cache.key, dimension, matrix).catch((error: unknown) => {
+          if (options.warn === undefined) throw error;
+          options.warn(`the corpus embeddings were not cached: ${(error as Error).message}`);
+        });
+      }
       return new DenseRetriever(encoder, corpus, matrix, false);
     } catch (error) {
       await encoder.release();

@@ -50,8 +50,13 @@ export function embeddingCacheKey(source: EmbeddingSource): Buffer {
   const hash = createHash('sha256');
   const model = realpathSync(source.model);
   const files = modelFiles(model).map((file) => {
-    const stats = statSync(join(model, file));
-    return [file, stats.size, stats.mtimeMs];
+    const path = join(model, file);
+    try {
+      const stats = statSync(path);
+      return [file, stats.size, stats.mtimeMs];
+    } catch (error) {
+      throw fileError(path, error); // a broken link among the model's files
+    }
   });
   hash.update(JSON.stringify({ model, files, maxLength: source.maxLength, head: source.head, floatType: source.floatType }));
   for (const text of source.texts) hash.update(`\n${Buffer.byteLength(text)}:`).update(text);

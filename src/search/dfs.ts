@@ -70,7 +70,8 @@ export async function depthFirstSearch(
         continue;
       }
       const result = await frame(leaf);
-      if (!outcome.budgetSpent) state.emit({ type: 'step_end', depth: node.depth });
+      // also when the budget ran out below: only the step that spent it reports no end (upstream)
+      state.emit({ type: 'step_end', depth: node.depth });
       if (outcome.terminal.length > 0) return ANSWER_FOUND;
       if (result > 1) return result - 1;
     }

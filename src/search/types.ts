@@ -65,7 +65,7 @@ export type CompatFlag = (typeof COMPAT_FLAGS)[number];
  * What a search reports as it goes. `llm_start`, `tool_start` and `step_end` exist for the
  * `/stream` server's callbacks (formats.md §14): a model call about to start (with the
  * conversation it is given), a tool call about to run, and a DFS step whose subtree has been
- * explored (not reported when the call budget ends the search, as upstream).
+ * explored (not reported for the step whose call spent the budget, as upstream).
  */
 export type SearchEvent =
   | { readonly type: 'llm_start'; readonly purpose: 'agent' | 'rank'; readonly depth: number; readonly messages: readonly ChatMessage[] }

@@ -40,7 +40,7 @@ export interface StreamRequest {
   readonly text: string;
   readonly topK: number;
   readonly method: SearchMethod;
-  /** The request's own APIs (closed domain); undefined to ask the retriever. */
+  /** The query; its `apiList` is the request's own APIs (closed domain), or undefined to ask the retriever. */
   readonly query: Query;
 }
 
@@ -49,7 +49,7 @@ export interface StreamRequest {
  * Throws an input error (which field, what was expected) for a malformed `api_list`.
  */
 export function requestQuery(text: string, apiList: PyValue | undefined, queryId: string): Query {
-  return parseQuery({ query: text, query_id: queryId, ...(apiList === undefined ? {} : { api_list: apiList }) }, REQUEST_ORIGIN, 0);
+  return parseQuery({ query: text, query_id: queryId, ...(apiList === undefined ? {} : { api_list: apiList }) }, REQUEST_ORIGIN, 0, '$');
 }
 
 /** Runs the request, reporting through `emit`; returns the final event (`on_request_end`). */

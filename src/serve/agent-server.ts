@@ -6,7 +6,7 @@
  * Where upstream misbehaves, this server does what upstream meant: a second request while one
  * runs gets 409 (upstream answers an empty 200), `GET /methods` answers (upstream raises), a bad
  * body gets 400 naming the field, and a failure mid-stream ends the stream with an
- * `on_request_error` event (a callback upstream declares but never sends). `top_k` and `method`
+ * `on_request_error` event (block id `error`; a callback upstream declares but never sends). `top_k` and `method`
  * may be left out (the server's `--top-k` and `--method`), and a request may bring its own
  * `api_list` (as in a query file) instead of asking the retriever. A client that hangs up stops
  * its search. CORS is open, as upstream's.
@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { parseMethod } from '../search/method.js';
 import type { SearchMethod } from '../search/types.js';
 import { ToolbenchError } from '../util/errors.js';
+import { linkSignal } from '../util/linked-signal.js';
 import { JsonSyntaxError, pyJsonParse } from '../util/pyjson-parse.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { isPyObject, type PyValue } from '../util/py-value.js';
@@ -37,6 +38,8 @@ export interface AgentServerOptions {
   readonly maxBodyBytes?: number;
   /** One line per request: method, path, status, outcome, time. */
   readonly log?: (line: string) => void;
+  /** The clock that names answer files (default: the system's). */
+  readonly now?: () => Date;
 }
 
 export interface AgentServer {
@@ -51,10 +54,11 @@ const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const MAX_TOP_K = 100;
 const CORS_HEADERS = Object.freeze({ 'access-control-allow-origin': '*' });
 /** The methods `/methods` lists: examples of each family, the default first. */
-const METHOD_EXAMPLES = ['DFS_woFilter_w2', 'DFS_wFilter_w2', 'CoT@1'];
+const LISTED_METHODS = ['DFS_woFilter_w2', 'DFS_wFilter_w2', 'CoT@1'];
 
 export async function startAgentServer(options: AgentServerOptions): Promise<AgentServer> {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const now = options.now ?? (() => new Date());
   const stopping = new AbortController();
   let busy: Promise<void> | undefined;
   let closing = false;
@@ -84,7 +88,7 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     if (path === '/health' || path === '/methods') {
       if (request.method !== 'GET' && request.method !== 'HEAD') return finish(405, { error: 'method not allowed' }, 'method_not_allowed', { allow: 'GET, HEAD' });
       if (path === '/health') return finish(200, { status: 'ok', busy: busy !== undefined }, 'health');
-      const methods = [options.defaults.method.name, ...METHOD_EXAMPLES.filter((name) => name !== options.defaults.method.name)];
+      const methods = [options.defaults.method.name, ...LISTED_METHODS.filter((name) => name !== options.defaults.method.name)];
       return finish(200, { methods }, 'methods');
     }
     if (path !== '/stream') return finish(404, { error: `no such endpoint: ${path} (POST /stream, GET /methods, GET /health)` }, 'not_found');
@@ -96,31 +100,36 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
       response.once('finish', () => request.socket.destroySoon());
       return finish(413, { error: `request body larger than ${maxBodyBytes} bytes` }, 'body_too_large', { connection: 'close' });
     }
-    const parsed = parseStreamRequest(body, options.defaults, { retriever: options.retriever, queryId: requestId(++requests) });
+    // the body took time to arrive: the server may be stopping, the client may have left
+    if (closing) return finish(503, { error: 'the server is stopping' }, 'stopping', { connection: 'close' });
+    if (response.destroyed) return log(499, 'client_gone');
+    const parsed = parseStreamRequest(body, options.defaults, { retriever: options.retriever, queryId: requestId(++requests, now()) });
     if (!parsed.ok) return finish(400, { error: parsed.error }, 'bad_request');
     if (busy !== undefined) return finish(409, { error: 'a request is running: this server answers one at a time; try again when it ends' }, 'busy');
 
     let release = (): void => {};
     busy = new Promise<void>((resolve) => (release = resolve));
-    const hangUp = new AbortController();
-    // the client went away before the end: its search stops
-    response.once('close', () => {
-      if (!response.writableFinished) hangUp.abort(new ToolbenchError('serve.client-gone', 1, 'the client closed the connection'));
-    });
-    response.writeHead(200, { ...CORS_HEADERS, 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-    const emit = (event: StreamEvent): void => {
-      if (!response.destroyed) response.write(`${pyJsonDumps(event)}\n`);
-    };
-    const signal = AbortSignal.any([hangUp.signal, stopping.signal]);
+    // a signal of its own, so that no listener per request piles up on the server's
+    const linked = linkSignal(stopping.signal);
+    const { signal } = linked;
     try {
+      // the client went away before the end: its search stops
+      response.once('close', () => {
+        if (!response.writableFinished) linked.abort(new ToolbenchError('serve.client-gone', 1, 'the client closed the connection'));
+      });
+      response.writeHead(200, { ...CORS_HEADERS, 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+      const emit = (event: StreamEvent): void => {
+        if (!response.destroyed) response.write(`${pyJsonDumps(event)}\n`);
+      };
       const last = await options.answer(parsed.request, emit, signal);
       response.end(pyJsonDumps(last));
       log(200, `answered ${printable(parsed.request.text.slice(0, 60))}`);
     } catch (error) {
       const message = signal.aborted ? abortMessage(signal.reason) : (error as Error)?.message ?? String(error);
-      if (!response.destroyed) response.end(pyJsonDumps({ method_name: 'on_request_error', block_id: 'end', error: message }));
+      if (!response.destroyed) response.end(pyJsonDumps({ method_name: 'on_request_error', block_id: 'error', error: message }));
       log(200, `error: ${message}`);
     } finally {
+      linked.unlink();
       busy = undefined;
       release();
     }
@@ -188,8 +197,8 @@ export function parseStreamRequest(body: string, defaults: AgentServerOptions['d
 }
 
 /** A query id for the request's answer file: the time, then a count, so ids never repeat. */
-function requestId(count: number): string {
-  return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${count}`;
+function requestId(count: number, time: Date): string {
+  return `${time.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${count}`;
 }
 
 function abortMessage(reason: unknown): string {

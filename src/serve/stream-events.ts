@@ -18,7 +18,8 @@ export const TOOL_NOT_FOUND = 'Tool not found in tool descriptions';
 
 interface OpenStep {
   readonly llmBlock: string;
-  readonly depth: number;
+  /** The frame node's depth (the events show it divided by 3). */
+  readonly frameDepth: number;
   readonly toolBlocks: string[];
 }
 
@@ -27,6 +28,8 @@ export class StreamEvents {
   private toolCount = 0;
   /** DFS steps whose subtree is being explored, innermost last. */
   private readonly open: OpenStep[] = [];
+  /** The function list of the request: what `on_tool_start` describes a call by. */
+  private recommendations: readonly OpenAIFunction[] = [];
 
   constructor(
     private readonly emit: (event: StreamEvent) => void,
@@ -47,7 +50,7 @@ export class StreamEvents {
     this.emit({ method_name: 'on_request_start', block_id: 'start', user_input: userInput, method });
   }
 
-  /** The final event: the answer's Finish arguments and conversation (empty when nothing was answered). */
+  /** The final event: the answer's Finish arguments and conversation (`""` and `[]` when nothing was answered). */
   requestEnd(result: SearchResult): StreamEvent {
     return { method_name: 'on_request_end', block_id: 'end', output: result.answered?.description ?? '', chain: result.answered?.messages ?? [] };
   }
@@ -58,7 +61,7 @@ export class StreamEvents {
     switch (event.type) {
       case 'llm_start': {
         if (event.purpose !== 'agent') return;
-        const step: OpenStep = { llmBlock: `llm-${++this.llmCount}`, depth, toolBlocks: [] };
+        const step: OpenStep = { llmBlock: `llm-${++this.llmCount}`, frameDepth: event.depth, toolBlocks: [] };
         this.open.push(step);
         this.emit({ method_name: 'on_chain_start', block_id: step.llmBlock, messages: event.messages, depth });
         this.emit({ method_name: 'on_llm_start', block_id: step.llmBlock, messages: event.messages, depth });
@@ -81,21 +84,22 @@ export class StreamEvents {
         return;
       }
       case 'tool': {
-        const block = this.open.at(-1)?.toolBlocks.at(-1) ?? `tool-${this.toolCount}`;
+        // the block of the tool_start just before
+        const block = `tool-${this.toolCount}`;
         this.emit({ method_name: 'on_tool_end', block_id: block, output: event.observation, status: event.status, depth });
         return;
       }
       case 'step_end': {
+        // a deeper step still open is the one whose call spent the budget: it never ends
+        while ((this.open.at(-1)?.frameDepth ?? -1) > event.depth) this.open.pop();
         const step = this.open.pop();
         if (step === undefined) return;
-        this.emit({ method_name: 'on_chain_end', block_id: step.llmBlock, depth: step.depth });
-        for (const block of step.toolBlocks) this.emit({ method_name: 'on_agent_end', block_id: block, depth: step.depth });
+        this.emit({ method_name: 'on_chain_end', block_id: step.llmBlock, depth });
+        for (const block of step.toolBlocks) this.emit({ method_name: 'on_agent_end', block_id: block, depth });
         return;
       }
       case 'node':
         return;
     }
   }
-
-  private recommendations: readonly OpenAIFunction[] = [];
 }

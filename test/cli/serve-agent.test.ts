@@ -3,8 +3,8 @@
  * HTTP; the stream, the answer files, usage errors, and Ctrl-C.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
@@ -19,6 +19,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'toolbench-serve-agent-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 const LOCAL_TOOLS = fixture('toolenv-local');
 const HELLO_API = [{ category_name: 'Customized', tool_name: 'hello world', api_name: 'get_hello_world' }];
+
+const TEST_MODELS = process.env.TOOLBENCH_TEST_MODELS || join(homedir(), '.cache', 'toolbench', 'test-models');
+const SMOLLM2 = join(TEST_MODELS, 'smollm2', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 
 const helloScript = (): FakeReply[] => [
   { content: 'I will call it.', tool_calls: [{ function: { name: 'get_hello_world_for_hello_world', arguments: '{}' } }] },
@@ -149,9 +152,12 @@ describe('toolbench serve agent', () => {
   test('a model failure ends the stream with on_request_error, and the server goes on', async () => {
     const serve = await startServe(['--model', 'gpt-4o-mini', '--base-url', model.baseUrl, '--env', 'local', '--tools', LOCAL_TOOLS, '--quiet']);
     try {
-      model.enqueue({ status: 400, body: { error: { message: 'bad request from the test' } } }, ...helloScript());
+      // a refused key is not a step that failed (the search goes on) but an error that stops the search
+      model.enqueue({ status: 401, body: { error: { message: 'Incorrect API key provided' } } }, ...helloScript());
       const failed = await stream(serve.url, { text: 'Say hello.', api_list: HELLO_API, method: 'CoT@1' });
-      assert.ok(['on_request_end', 'on_request_error'].includes(String(failed.at(-1)?.method_name)));
+      const last = failed.at(-1) as { method_name: string; block_id: string; error: string };
+      assert.deepEqual([last.method_name, last.block_id], ['on_request_error', 'error']);
+      assert.match(last.error, /401|API key/);
       const events = await stream(serve.url, { text: 'Say hello.', api_list: HELLO_API, method: 'DFS_woFilter_w2' });
       assert.equal(events.at(-1)?.method_name, 'on_request_end');
     } finally {
@@ -177,6 +183,32 @@ describe('toolbench serve agent', () => {
       assert.match(serve.stderr(), run === 'embeds' ? /embedding 3 API documents/ : /embeddings from the cache/, run);
     }
     assert.equal(readdirSync(join(cache, 'toolbench', 'retriever')).length, 1);
+  });
+
+  test('--model-path: a real small model (SmolLM2-135M GGUF) runs in-process behind the stream', { skip: existsSync(SMOLLM2) ? false : `${SMOLLM2} not found (run node scripts/fetch-test-models.mjs)`, timeout: 120_000 }, async () => {
+    const serve = await startServe(['--model-path', SMOLLM2, '--env', 'local', '--tools', LOCAL_TOOLS, '--max-tokens', '16', '--max-query-count', '2', '--quiet']);
+    try {
+      const events = await stream(serve.url, { text: 'Please say hello world.', api_list: HELLO_API, method: 'DFS_woFilter_w2' });
+      // the model's text is whatever it is: two model steps, each reported, then the end
+      assert.equal(events.filter((event) => event.method_name === 'on_llm_end').length, 2);
+      assert.equal(events.at(-1)?.method_name, 'on_request_end');
+    } finally {
+      await serve.stop();
+    }
+  });
+
+  test('Ctrl-C while the retriever loads: exit 130, the server never starts', async () => {
+    const { model: retriever, corpus } = writeLocalRetriever(join(scratch, 'interrupted'));
+    let stdout = '';
+    const io = { stdout: { write: (text: string) => ((stdout += text), true) }, stderr: { write: () => true }, env: { NO_COLOR: '1', OPENAI_API_KEY: 'sk-test', XDG_CACHE_HOME: join(scratch, 'interrupted-cache') } };
+    // the signal comes as soon as the command listens, while the model is being loaded
+    const signals: StopSignals = { listen: (handler) => (queueMicrotask(() => handler('SIGINT')), () => undefined) };
+    const program = new Command().exitOverride();
+    registerServeCommand(program, io, { partial: false }, signals);
+    const args = ['serve', '--model', 'gpt-4o-mini', '--base-url', model.baseUrl, '--env', 'local', '--tools', LOCAL_TOOLS, '--retriever', retriever, '--corpus', corpus, '--port', '0', '--json'];
+    const error = await program.parseAsync(args, { from: 'user' }).then(() => undefined, (caught: unknown) => caught);
+    assert.ok(error instanceof ToolbenchError && error.exitCode === 130, String(error));
+    assert.equal(stdout, '', 'nothing listened');
   });
 
   test('usage errors name the flag', async () => {

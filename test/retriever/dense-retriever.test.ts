@@ -5,7 +5,7 @@
  * the test-model cache, that it ranks a plainly matching API first.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -185,6 +185,29 @@ describe('DenseRetriever with a tiny random BERT', () => {
     assert.equal((await open()).fromCache, false);
     assert.equal((await open()).fromCache, true);
     assert.deepEqual(cacheFiles(), [file.slice(cacheDir.length + 1)]);
+  });
+
+  test('a cache that cannot be written is a warning: the retriever still works', async () => {
+    const cacheDir = join(scratch, 'unwritable-cache');
+    const first = await withRetriever({ cacheDir }, async (retriever) => retriever.search(QUERY, 2));
+    const [name] = readdirSync(cacheDir);
+    rmSync(join(cacheDir, name as string));
+    mkdirSync(join(cacheDir, name as string)); // the cache file's place is taken by a folder
+    const warnings: string[] = [];
+    const hits = await withRetriever({ cacheDir, warn: (message) => warnings.push(message) }, async (retriever) => retriever.search(QUERY, 2));
+    assert.deepEqual(hits, first);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] as string, /not cached/);
+    await assert.rejects(withRetriever({ cacheDir }, async () => undefined), 'without warn, the failure is thrown');
+  });
+
+  test('an abort while the model loads is seen once it has loaded, also when the cache would serve', async () => {
+    const cacheDir = join(scratch, 'abort-cache');
+    assert.equal(await withRetriever({ cacheDir }, async (retriever) => retriever.fromCache), false);
+    const controller = new AbortController();
+    const opening = DenseRetriever.open({ model, corpus, device: 'cpu', cacheDir, signal: controller.signal });
+    controller.abort(); // open() is waiting for the model now
+    await assert.rejects(opening, { name: 'AbortError' });
   });
 
   test('without a cache folder nothing is written', async () => {

@@ -108,7 +108,7 @@ describe('agent server (/stream)', () => {
       ['{"text": "x", "top_k": 2.5}', /"top_k"/],
       ['{"text": "x", "method": 3}', /"method": expected a string/],
       ['{"text": "x", "method": "BFS"}', /"method": .*BFS/],
-      ['{"text": "x", "api_list": [{"category_name": "Social", "tool_name": "Q"}]}', /request body: \$\[0\]\.api_list\[0\]\.api_name/],
+      ['{"text": "x", "api_list": [{"category_name": "Social", "tool_name": "Q"}]}', /request body: \$\.api_list\[0\]\.api_name/],
     ];
     for (const [body, expected] of cases) {
       const reply = await call(server.url, 'POST', body);
@@ -139,7 +139,7 @@ describe('agent server (/stream)', () => {
     const reply = await call(server.url, 'POST', JSON.stringify({ text: 'x' }));
     answerer.failWith = undefined;
     const lines = reply.body.split('\n');
-    assert.deepEqual(JSON.parse(lines.at(-1) as string), { method_name: 'on_request_error', block_id: 'end', error: 'the model went away' });
+    assert.deepEqual(JSON.parse(lines.at(-1) as string), { method_name: 'on_request_error', block_id: 'error', error: 'the model went away' });
     assert.ok(!reply.body.endsWith('\n'));
   });
 
@@ -198,14 +198,37 @@ describe('agent server without a retriever', () => {
     }
   });
 
+});
+
+describe('agent server: stopping', () => {
+  const start = (answerer: Answerer) => startAgentServer({ host: '127.0.0.1', port: 0, defaults: { method: parseMethod('CoT@1'), topK: 5 }, retriever: true, answer: answerer.answer });
+
   test('close({force}) stops the request in flight; its stream ends with an error event', async () => {
     const answerer = new Answerer();
     answerer.hold = new Promise(() => {});
-    const server = await startAgentServer({ host: '127.0.0.1', port: 0, defaults: { method: parseMethod('CoT@1'), topK: 5 }, retriever: true, answer: answerer.answer });
+    const server = await start(answerer);
     const reply = call(server.url, 'POST', JSON.stringify({ text: 'x' }));
     while (answerer.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await server.close({ force: true });
     const body = (await reply).body;
     assert.match(body.split('\n').at(-1) as string, /on_request_error.*the server was stopped/);
+  });
+
+  test('close() without force waits for the request in flight, which ends normally; later requests are refused', async () => {
+    const answerer = new Answerer();
+    let release = (): void => {};
+    answerer.hold = new Promise((resolve) => (release = resolve));
+    const server = await start(answerer);
+    const reply = call(server.url, 'POST', JSON.stringify({ text: 'x' }));
+    while (answerer.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(closed, false, 'close() waits for the request');
+    release();
+    await closing;
+    assert.match((await reply).body.split('\n').at(-1) as string, /on_request_end/);
+    // refused, or a kept-alive socket that the server has closed
+    await assert.rejects(call(server.url, 'POST', JSON.stringify({ text: 'y' })), /ECONNREFUSED|socket hang up|ECONNRESET/);
   });
 });
