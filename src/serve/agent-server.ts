@@ -12,7 +12,6 @@
  * its search. CORS is open, as upstream's.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parseMethod } from '../search/method.js';
 import type { SearchMethod } from '../search/types.js';
@@ -22,7 +21,7 @@ import { JsonSyntaxError, pyJsonParse } from '../util/pyjson-parse.js';
 import { pyJsonDumps } from '../util/pyjson.js';
 import { isPyObject, type PyValue } from '../util/py-value.js';
 import { requestQuery, type StreamRequest } from './agent-request.js';
-import { pathOf, printable, readBody, send, urlHost } from './http.js';
+import { listen, pathOf, printable, readBody, send, urlHost } from './http.js';
 import type { StreamEvent } from './stream-events.js';
 
 export interface AgentServerOptions {
@@ -135,15 +134,7 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  const { port, closed } = await listen(server, options.port, options.host);
   return {
     url: `http://${urlHost(options.host)}:${port}/stream`,
     port,

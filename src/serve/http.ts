@@ -2,8 +2,22 @@
  * What the HTTP servers share: bounded body reading, JSON replies (pyjson, as the Python servers
  * wrote them), and the small pieces of request and URL handling.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pyJsonDumps } from '../util/pyjson.js';
+
+/** Starts listening; resolves with the port it got (for port 0) and a promise of the server's close. */
+export async function listen(server: Server, port: number, host: string): Promise<{ port: number; closed: Promise<void> }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  return { port: (server.address() as AddressInfo).port, closed };
+}
 
 /** The body as text, or `too-large` as soon as it is known to pass the limit (the rest is not read). */
 export function readBody(request: IncomingMessage, maxBytes: number): Promise<string | 'too-large'> {

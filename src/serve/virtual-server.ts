@@ -10,13 +10,12 @@
  * clients have seen. The toolbench key is read past, never stored or logged.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { VirtualApi, VirtualRequest } from '../env/virtual-api.js';
 import { ToolbenchError } from '../util/errors.js';
 import { JsonSyntaxError, pyJsonParse } from '../util/pyjson-parse.js';
 import { isPyObject, type PyValue } from '../util/py-value.js';
-import { pathOf, printable, readBody, send, urlHost } from './http.js';
+import { listen, pathOf, printable, readBody, send, urlHost } from './http.js';
 
 export interface VirtualServerOptions {
   readonly api: VirtualApi;
@@ -110,15 +109,7 @@ export async function startVirtualServer(options: VirtualServerOptions): Promise
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  const { port, closed } = await listen(server, options.port, options.host);
 
   return {
     url: `http://${urlHost(options.host)}:${port}/virtual`,
