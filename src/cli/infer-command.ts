@@ -21,9 +21,7 @@ import { errorMessage, runInfer } from '../infer/run-infer.js';
 import { loadPriceTable } from '../llm/prices.js';
 import type { Query } from '../registry/query-file.js';
 import type { DenseRetriever } from '../retriever/dense-retriever.js';
-import { retrieveApis } from '../retriever/open-domain.js';
-import { withRetrievedApis } from '../infer/retrieved-query.js';
-import { pyStr } from '../util/pyrepr.js';
+import { openDomainQuery } from '../retriever/open-domain.js';
 import { ToolEnvironment } from '../registry/tool-environment.js';
 import { parseMethod } from '../search/method.js';
 import { openRecordedRun } from '../search/replay.js';
@@ -220,7 +218,7 @@ async function openResources(settings: InferSettings, envConfig: EnvConfig, repo
   };
   const topK = settings.retriever?.topK ?? 0;
   const open = async (query: Query) => {
-    const chosen = retriever === undefined ? query : withRetrievedApis(query, await retrieveApis(retriever, queryText(query), topK, tools as ToolEnvironment));
+    const chosen = retriever === undefined ? query : await openDomainQuery(retriever, query, topK, tools as ToolEnvironment);
     return { task: buildSearchTask(chosen, { tools, finish: settings.finish, warn: reporter.warn }), backbone, env: openEnv };
   };
   return {
@@ -268,10 +266,4 @@ async function countJobs(jobs: Resources['jobs'], signal: AbortSignal): Promise<
 
 async function* iterate<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;
-}
-
-
-/** The text the retriever embeds: the query, or the first of a list (as upstream's preprocessing). */
-function queryText(query: Query): string {
-  return typeof query.query === 'string' ? query.query : query.query[0] ?? pyStr(query.query);
 }

@@ -4,6 +4,7 @@
  * flags. Ctrl-C stops the start (the retriever's corpus embedding) or the request in flight (its
  * stream ends with an error event) and the server; a second Ctrl-C quits at once.
  */
+import { once } from 'node:events';
 import type { Command } from 'commander';
 import { createToolEnv } from '../env/create-env.js';
 import type { ToolEnv } from '../env/tool-call.js';
@@ -80,13 +81,10 @@ async function serveAgent(command: Command, io: CliIo, signals: StopSignals): Pr
   // one listener for the command's whole life: the first signal stops the start or the server
   const stop = new AbortController();
   let stopSignal: StopSignal | undefined;
-  let stopped: (signal: StopSignal) => void = () => {};
-  const stopRequested = new Promise<StopSignal>((resolve) => (stopped = resolve));
   const unlisten = signals.listen((signal) => {
     stopSignal = signal;
     reporter.info(`${signal}: stopping the request in flight and the server (again to quit at once)`);
     stop.abort(new ToolbenchError('interrupted', 130, `interrupted (${signal})`));
-    stopped(signal);
     unlisten(); // a second Ctrl-C gets the default behaviour: quit at once
   });
   let backbone: Backbone | undefined;
@@ -125,13 +123,13 @@ async function serveAgent(command: Command, io: CliIo, signals: StopSignals): Pr
     });
     reporter.info(`serving the agent on ${server.url} (method ${settings.method.name}, ${settings.modelPath ?? settings.model ?? settings.backbone})`);
     if (flags.json) io.stdout.write(`${pyJsonDumps({ url: server.url, port: server.port })}\n`);
-    const signal = await stopRequested;
+    if (!stop.signal.aborted) await once(stop.signal, 'abort');
     await server.close({ force: true });
-    if (signal === 'SIGINT') throw new ToolbenchError('interrupted', 130, 'interrupted (SIGINT): the server has stopped');
-    reporter.info(`${signal}: the server has stopped`);
+    if (stopSignal === 'SIGINT') throw new ToolbenchError('interrupted', 130, 'interrupted (SIGINT): the server has stopped');
+    reporter.info(`${stopSignal}: the server has stopped`);
   } catch (error) {
-    failure = stopSignal === 'SIGTERM' && error === stop.signal.reason ? undefined : error;
-    if (failure !== undefined) throw failure;
+    failure = error; // a signal while starting is an interrupted start (exit 130), whichever it was
+    throw error;
   } finally {
     unlisten();
     await closeAll([() => env?.close(), () => backbone?.close?.(), () => retriever?.release()]).catch((error: unknown) => {

@@ -38,6 +38,11 @@ const INTEGER = /^[+-]?[0-9]+$/;
 export function retrievalDocumentText(content: PyObject): string {
   const problem = textFieldProblem(content);
   if (problem !== undefined) throw inputError('document_content', problem.key, 'a string or null', { got: problem.got });
+  return documentText(content);
+}
+
+/** The text of content whose names and description have been checked. */
+function documentText(content: PyObject): string {
   const [category, tool, api, description] = TEXT_FIELDS.map((key) => textField(content, key));
   return (
     `${category}, ${tool}, ${api}, ${description}` +
@@ -112,7 +117,7 @@ function parseDocument(content: string, file: string, line: number): { text: str
   const problem = textFieldProblem(value);
   if (problem !== undefined) throw inputError(file, `line ${line}, document_content.${problem.key}`, 'a string or null', { got: problem.got });
   return {
-    text: retrievalDocumentText(value),
+    text: documentText(value),
     // upstream reads doc['category_name'] etc. directly here (a KeyError when missing); we take the text's value
     api: Object.freeze({ categoryName: textField(value, 'category_name'), toolName: textField(value, 'tool_name'), apiName: textField(value, 'api_name') }),
   };

@@ -112,7 +112,7 @@ export class DenseRetriever {
     if (n === 0) return [];
     const dimension = this.encoder.config.hiddenSize;
     const [embedding] = await this.encoder.embed([query], 1);
-    const unit = normalizeRows(Float32Array.from(embedding as Float32Array), dimension);
+    const unit = normalizeRows(embedding as Float32Array, dimension); // a fresh array: normalised in place
     return topCosine(this.matrix, dimension, unit, n).map(({ index, score }) => {
       const text = this.corpus.texts[index] as string;
       return { text, score, api: this.corpus.apiOf(text) };
@@ -126,11 +126,7 @@ export class DenseRetriever {
   }
 }
 
-/**
- * Unit embeddings of `texts` (texts × dimension). Batches are made as SentenceEncoder.embed makes
- * them (longest text first, so little padding), one batch per call, so that progress is reported
- * and the signal checked between batches.
- */
+/** Unit embeddings of `texts` (texts × dimension), in text order. */
 async function embedCorpus(
   encoder: SentenceEncoder,
   texts: readonly string[],
@@ -138,19 +134,13 @@ async function embedCorpus(
   options: Pick<DenseRetrieverOptions, 'onProgress' | 'signal'>,
 ): Promise<Float32Array> {
   const dimension = encoder.config.hiddenSize;
-  const matrix = new Float32Array(texts.length * dimension);
-  const order = texts.map((_, index) => index).sort((a, b) => (texts[b] as string).length - (texts[a] as string).length || a - b);
   options.onProgress?.(0, texts.length);
-  for (let start = 0; start < order.length; start += batchSize) {
-    options.signal?.throwIfAborted();
-    const indices = order.slice(start, start + batchSize);
-    const embeddings = await encoder.embed(
-      indices.map((index) => texts[index] as string),
-      batchSize,
-    );
-    indices.forEach((index, row) => matrix.set(embeddings[row] as Float32Array, index * dimension));
-    options.onProgress?.(start + indices.length, texts.length);
-  }
+  const embeddings = await encoder.embed(texts, batchSize, {
+    onBatch: (done) => options.onProgress?.(done, texts.length),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  const matrix = new Float32Array(texts.length * dimension);
+  embeddings.forEach((embedding, index) => matrix.set(embedding, index * dimension));
   return normalizeRows(matrix, dimension);
 }
 

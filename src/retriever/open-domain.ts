@@ -5,6 +5,7 @@
  */
 import { basename } from 'node:path';
 import { standardize, standardizeCategory, pureApiName } from '../registry/names.js';
+import type { Query, QueryApiRef } from '../registry/query-file.js';
 import type { ToolEnvironment } from '../registry/tool-environment.js';
 import { usageError } from '../util/errors.js';
 import type { DenseRetriever, RetrievalHit } from './dense-retriever.js';
@@ -48,6 +49,28 @@ export async function retrieveApis(retriever: Pick<DenseRetriever, 'search'>, qu
 function toolFileExists(tools: ToolEnvironment, category: string, tool: string): boolean {
   const name = `${tool}.json`;
   return tools.toolFiles(category).some((location) => basename(location.file) === name);
+}
+
+/**
+ * The query with the APIs the retriever chose as its `api_list` (what it retrieves with is the
+ * query, or the first of a list). Upstream ignores any `api_list` the query carries once the
+ * retriever is on; so does this.
+ */
+export async function openDomainQuery(retriever: Pick<DenseRetriever, 'search'>, query: Query, k: number, tools: ToolEnvironment): Promise<Query> {
+  const text = typeof query.query === 'string' ? query.query : (query.query[0] ?? '');
+  const apis = await retrieveApis(retriever, text, k, tools);
+  const apiList: QueryApiRef[] = apis.map((api, index) => ({
+    categoryName: api.categoryName,
+    toolName: api.toolName,
+    apiName: api.apiName,
+    apiDescription: undefined,
+    requiredParameters: undefined,
+    optionalParameters: undefined,
+    file: query.file,
+    path: `${query.path}.api_list[${index}] (retrieved)`,
+    raw: { category_name: api.categoryName, tool_name: api.toolName, api_name: api.apiName },
+  }));
+  return { ...query, apiList };
 }
 
 function checkCount(k: number): void {

@@ -52,12 +52,16 @@ export class SentenceEncoder {
     return new SentenceEncoder(config, head, maxLength, TextTokenizer.fromDir(dir), opened.session, opened.device, opened.deviceNotes);
   }
 
-  /** One embedding per text, in order. */
-  async embed(texts: readonly string[], batchSize = 32): Promise<Float32Array[]> {
+  /**
+   * One embedding per text, in order. `onBatch` is told how many texts are done after each
+   * batch, and `signal` is checked before each (long inputs: a retriever's corpus).
+   */
+  async embed(texts: readonly string[], batchSize = 32, progress: { onBatch?: (done: number) => void; signal?: AbortSignal } = {}): Promise<Float32Array[]> {
     const ort = await loadOrt();
     const embeddings = new Array<Float32Array>(texts.length);
     const order = texts.map((_, index) => index).sort((a, b) => (texts[b] as string).length - (texts[a] as string).length || a - b);
     for (let start = 0; start < texts.length; start += batchSize) {
+      progress.signal?.throwIfAborted();
       const indices = order.slice(start, start + batchSize);
       const batch = this.tokenizer.encodeBatch(indices.map((index) => texts[index] as string), { padding: 'right', maxLength: this.maxLength, truncation: 'right' });
       const rows = batch.ids.length;
@@ -71,6 +75,7 @@ export class SentenceEncoder {
       const data = (outputs['sentence_embedding'] as Tensor).data as Float32Array;
       const size = this.config.hiddenSize;
       indices.forEach((index, row) => (embeddings[index] = data.slice(row * size, (row + 1) * size)));
+      progress.onBatch?.(start + indices.length);
     }
     return embeddings;
   }

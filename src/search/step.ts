@@ -39,7 +39,7 @@ export class SearchState {
 
   async call(request: Omit<CompletionRequest, 'signal'>, depth: number): Promise<Completion> {
     this.options.signal?.throwIfAborted();
-    if (this.options.onEvent !== undefined) this.emit({ type: 'llm_start', purpose: request.purpose, depth, messages: request.messages });
+    this.emit({ type: 'llm_start', purpose: request.purpose, depth, messages: request.messages });
     const completion = await this.options.backbone.complete({ ...request, signal: this.options.signal });
     this.queryCount++;
     this.totalTokens += completion.usage.totalTokens;

@@ -3,13 +3,12 @@
  * or the request's own `api_list`), build the task, search, and report it all as stream events.
  */
 import { createDirectorySink } from '../infer/answer-sink.js';
-import { withRetrievedApis } from '../infer/retrieved-query.js';
 import type { Backbone } from '../llm/backbone.js';
 import type { ToolEnv } from '../env/tool-call.js';
 import type { FinishVersion } from '../registry/function-schema.js';
 import { parseQuery, type Query } from '../registry/query-file.js';
 import type { ToolEnvironment } from '../registry/tool-environment.js';
-import { retrieveApis, type RetrievedApi } from '../retriever/open-domain.js';
+import { openDomainQuery } from '../retriever/open-domain.js';
 import type { RetrievalHit } from '../retriever/dense-retriever.js';
 import { runSearch } from '../search/run-search.js';
 import { buildSearchTask } from '../search/task.js';
@@ -59,9 +58,8 @@ export async function answerRequest(request: StreamRequest, runtime: AgentRuntim
   let query = request.query;
   if (query.apiList === undefined) {
     if (runtime.retriever === undefined || runtime.tools === undefined) throw new Error('this server has no retriever: give api_list in the request');
-    const apis: RetrievedApi[] = await retrieveApis(runtime.retriever, request.text, request.topK, runtime.tools);
+    query = await openDomainQuery(runtime.retriever, query, request.topK, runtime.tools);
     signal.throwIfAborted();
-    query = withRetrievedApis(query, apis);
   }
   const task = buildSearchTask(query, { ...(runtime.tools === undefined ? {} : { tools: runtime.tools }), finish: runtime.finish, warn: runtime.warn });
   events.retrievalEnd(task.functions);

@@ -92,7 +92,6 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     }
     if (path !== '/stream') return finish(404, { error: `no such endpoint: ${path} (POST /stream, GET /methods, GET /health)` }, 'not_found');
     if (request.method !== 'POST' && request.method !== 'GET') return finish(405, { error: 'method not allowed: POST /stream' }, 'method_not_allowed', { allow: 'GET, POST' });
-    if (closing) return finish(503, { error: 'the server is stopping' }, 'stopping', { connection: 'close' });
 
     const body = await readBody(request, maxBodyBytes);
     if (body === 'too-large') {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ToolEnvironment } from '../../src/registry/tool-environment.js';
 import type { RetrievalHit } from '../../src/retriever/dense-retriever.js';
-import { openDomainApis, retrieveApis } from '../../src/retriever/open-domain.js';
+import { openDomainApis, openDomainQuery, retrieveApis } from '../../src/retriever/open-domain.js';
+import { parseQuery } from '../../src/registry/query-file.js';
 
 const root = mkdtempSync(join(tmpdir(), 'toolbench-open-domain-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -75,5 +76,22 @@ describe('retrieveApis', () => {
     const apis = await retrieveApis(retriever, 'send an SMS', 3, tools);
     assert.deepEqual(calls, [['send an SMS', 30]]);
     assert.deepEqual(apis.map((api) => `${api.categoryName}/${api.toolName}/${api.apiName}`), ['Communication/sms_gateway/send_sms', 'News_Media/daily_news/is_from', 'Communication/sms_gateway/send_sms']);
+  });
+});
+
+describe('openDomainQuery', () => {
+  test('the retrieved APIs replace the query\'s own api_list; a list query retrieves with its first text', async () => {
+    const asked: string[] = [];
+    const retriever = { search: async (query: string, n: number) => (asked.push(query), HITS.slice(0, n)) };
+    const own = { category_name: 'Data', tool_name: 'Broken Tool', api_name: 'Call' };
+    const query = parseQuery({ query: ['send an SMS', 'and more'], query_id: 9, api_list: [own] }, 'q.json', 4);
+    const chosen = await openDomainQuery(retriever, query, 2, tools);
+    assert.deepEqual(asked, ['send an SMS']);
+    assert.deepEqual([chosen.queryId, chosen.query], [9, ['send an SMS', 'and more']]);
+    assert.deepEqual(chosen.apiList?.map((ref) => ref.raw), [
+      { category_name: 'Communication', tool_name: 'sms_gateway', api_name: 'send_sms' },
+      { category_name: 'News_Media', tool_name: 'daily_news', api_name: 'is_from' },
+    ]);
+    assert.equal(chosen.apiList?.[1]?.path, '$[4].api_list[1] (retrieved)');
   });
 });
